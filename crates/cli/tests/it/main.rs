@@ -1,0 +1,6 @@
+//! Integration tests of the `vouch` binary: the command line, real clients (skopeo, podman,
+//! buildah, umoci, oras, curl) against a running server, durability and garbage collection.
+//! Tools the tests need are installed by `.ci/install`; a missing tool fails its test.
+
+mod cli;
+mod common;

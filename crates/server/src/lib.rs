@@ -1,0 +1,185 @@
+//! The vouch server: an OCI Distribution 1.1 registry over the embedded storage (blobs on the
+//! filesystem, metadata in SQLite), with basic-auth and per-repository roles, Prometheus
+//! metrics and an access log. `cli` calls [`serve`]; tests call [`router`] without a socket.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod gc;
+pub mod metrics;
+mod registry;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+
+pub use config::Config;
+
+use crate::auth::Authenticator;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::StoreError;
+use crate::store::blobs::BlobStore;
+use crate::store::meta::Meta;
+use crate::store::uploads::Uploads;
+
+/// Everything a request handler can reach.
+pub struct App {
+    pub config: Config,
+    pub meta: Meta,
+    pub blobs: BlobStore,
+    pub uploads: Arc<Uploads>,
+    pub auth: Authenticator,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Opens the storage under `config.data_dir`, recovering from an earlier crash.
+    pub fn open(config: Config) -> Result<Arc<App>, StoreError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(StoreError::io("create", &config.data_dir))?;
+        let meta = Meta::open(&config.data_dir)?;
+        let blobs = BlobStore::open(&config.data_dir)?;
+        let uploads = Uploads::open(&config.data_dir)?;
+        gc::recover_trash(&meta, &blobs)?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.uploads_in_progress.set(uploads.count_on_disk() as i64);
+        let auth = Authenticator::new(config.auth.clone());
+        Ok(Arc::new(App { config, meta, blobs, uploads, auth, metrics }))
+    }
+
+    /// Runs blocking storage work off the async runtime.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = Arc::clone(self);
+        Ok(tokio::task::spawn_blocking(move || f(&app)).await??)
+    }
+}
+
+/// The HTTP application. Layers, outermost first:
+/// 1. `metrics::track`: counts, times and logs every request, whatever its route.
+pub fn router(app: Arc<App>) -> Router {
+    let metrics = Arc::clone(&app.metrics);
+    Router::new()
+        .route("/v2", any(registry::dispatch))
+        .route("/v2/", any(registry::dispatch))
+        .route("/v2/{*path}", any(registry::dispatch))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(render_metrics))
+        .fallback(not_found)
+        .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+}
+
+async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> axum::response::Response {
+    // Healthy means the database answers.
+    match app.blocking(|app| app.meta.catalog(None, 1)).await {
+        Ok(_) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))], "ok\n").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn render_metrics(axum::extract::State(app): axum::extract::State<Arc<App>>) -> axum::response::Response {
+    app.metrics.render()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::unsupported(axum::http::StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {0} without users: anyone could push and delete. Configure users, listen on a loopback address, or pass --allow-anonymous-remote"
+    )]
+    AnonymousRemote(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Checks what must hold before listening at all.
+pub fn check_listen_policy(config: &Config) -> Result<(), ServeError> {
+    if config.auth.users.is_empty() && !config.addr.ip().is_loopback() && !config.allow_anonymous_remote {
+        return Err(ServeError::AnonymousRemote(config.addr));
+    }
+    Ok(())
+}
+
+/// How often abandoned uploads are looked for.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
+/// After shutdown is asked for, in-flight requests get this long to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    check_listen_policy(&config)?;
+    let addr = config.addr;
+    let app = tokio::task::spawn_blocking(move || App::open(config))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, data = %app.config.data_dir.display(), open = app.auth.is_open(), "vouch registry listening");
+
+    let expiry = tokio::spawn(expire_uploads(Arc::clone(&app)));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut drain_rx = stop_rx.clone();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        // Small responses go out at once; Nagle would add latency to every manifest and HEAD.
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, router(Arc::clone(&app))).with_graceful_shutdown(async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|s| *s).await;
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        r = &mut server => { r?; }
+        () = shutdown => {
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+            let _ = drain_rx.wait_for(|s| *s).await;
+            if tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await.is_err() {
+                tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; stopping");
+            }
+        }
+    }
+    expiry.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn expire_uploads(app: Arc<App>) {
+    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        tick.tick().await;
+        let max_idle = app.config.limits.upload_expiry;
+        match app.blocking(move |app| app.uploads.expire(max_idle)).await {
+            Ok(0) => {}
+            Ok(n) => {
+                app.metrics.uploads_in_progress.dec_by(n as i64);
+                tracing::info!(sessions = n, "expired abandoned uploads");
+            }
+            Err(e) => tracing::warn!(error = %e, "upload expiry failed"),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Blob uploads: POST (session, single-request monolithic, or cross-repository mount), PATCH
+//! chunks, PUT to finish, GET status, DELETE to cancel. A blob is committed only after its bytes
+//! hash to the digest the client claims.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use oci::{Algorithm, Digest, RepoName};
+use serde_json::json;
+
+use super::blobs::parse_digest;
+use super::{CONTENT_DIGEST, Ctx, HoldsSpool, UPLOAD_UUID, receive, respond};
+use crate::App;
+use crate::auth::Action;
+use crate::error::{ApiError, ErrorCode};
+use crate::store::uploads::{Checkout, Session, Spool};
+
+pub async fn start(ctx: &Ctx<'_>, name: RepoName, body: Body) -> Result<Response, ApiError> {
+    ctx.app.auth.authorize(&ctx.who, &name, Action::Push)?;
+    if let Some(mount) = ctx.query.get("mount") {
+        let digest = parse_digest(mount)?;
+        if let Some(response) = try_mount(ctx, &name, &digest).await? {
+            return Ok(response);
+        }
+        // Not mountable: fall back to an ordinary session, as the spec says.
+    } else if let Some(d) = ctx.query.get("digest") {
+        let digest = parse_digest(d)?;
+        return monolithic(ctx, name, digest, body).await;
+    }
+    let algorithm = match ctx.query.get("digest-algorithm") {
+        None => Algorithm::Sha256,
+        Some(a) => Algorithm::parse(a).map_err(|e| ApiError::digest_invalid(e.to_string()))?,
+    };
+    let (repo, owner) = (name.to_string(), ctx.who.name().to_owned());
+    let session = ctx
+        .app
+        .blocking(move |app| app.uploads.create(&repo, &owner, algorithm))
+        .await?;
+    ctx.app.metrics.uploads_in_progress.inc();
+    Ok(session_response(StatusCode::ACCEPTED, &name, &session))
+}
+
+/// Links `digest` into `name` from `from` (or, without `from`, from any repository the caller
+/// may pull from). `None` if that is not possible.
+async fn try_mount(ctx: &Ctx<'_>, name: &RepoName, digest: &Digest) -> Result<Option<Response>, ApiError> {
+    let sources: Vec<RepoName> = match ctx.query.get("from") {
+        Some(from) => match RepoName::parse(from) {
+            Ok(r) => vec![r],
+            Err(_) => return Ok(None),
+        },
+        None => {
+            let d = digest.clone();
+            let names = ctx.app.blocking(move |app| app.meta.repos_with_blob(&d)).await?;
+            names.iter().filter_map(|n| RepoName::parse(n).ok()).collect()
+        }
+    };
+    let Some(source) = sources.into_iter().find(|s| ctx.app.auth.can(&ctx.who, s, Action::Pull)) else {
+        return Ok(None);
+    };
+    let (target, d) = (name.clone(), digest.clone());
+    let mounted = ctx
+        .app
+        .blocking(move |app| {
+            if app.meta.blob_in_repo(&source, &d)?.is_none() {
+                return Ok(None);
+            }
+            app.meta.mount_blob(&target, &d, || app.blobs.exists(&d))
+        })
+        .await?;
+    Ok(mounted.map(|_| created(name, digest)))
+}
+
+/// A single POST carrying the whole blob.
+async fn monolithic(ctx: &Ctx<'_>, name: RepoName, digest: Digest, body: Body) -> Result<Response, ApiError> {
+    let spool = ctx.app.uploads.monolithic_spool(digest.algorithm());
+    let (mut spool, appended) = receive(spool, body).await?;
+    match appended {
+        Ok(a) => spool.apply(a),
+        Err(e) => {
+            discard(ctx.app, spool).await;
+            return Err(e);
+        }
+    }
+    commit(ctx.app, &name, &digest, spool).await?;
+    Ok(created(&name, &digest))
+}
+
+async fn discard(app: &Arc<App>, spool: Spool) {
+    let path = spool.path().to_owned();
+    if let Err(e) = app.blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path)).await {
+        tracing::warn!(error = %e, "could not remove a failed upload's spool");
+    }
+}
+
+/// Verifies the spooled bytes against `digest` and, if they match, installs the blob durably
+/// and links it into the repository.
+async fn commit<H: HoldsSpool>(app: &Arc<App>, name: &RepoName, digest: &Digest, holder: H) -> Result<H, ApiError> {
+    let (repo, want) = (name.clone(), digest.clone());
+    let app2 = Arc::clone(app);
+    let (holder, outcome) = tokio::task::spawn_blocking(move || {
+        let spool = holder.spool();
+        let outcome = (|| -> Result<Result<(), Digest>, crate::store::StoreError> {
+            let actual = spool.digest(want.algorithm())?;
+            if actual != want {
+                return Ok(Err(actual));
+            }
+            spool.sync()?;
+            let size = spool.size();
+            let path = spool.path().to_owned();
+            app2.meta.commit_blob(&repo, &want, size, || app2.blobs.install(&path, &want))?;
+            Ok(Ok(()))
+        })();
+        (holder, outcome)
+    })
+    .await?;
+    match outcome {
+        Ok(Ok(())) => Ok(holder),
+        Ok(Err(actual)) => {
+            let err = ApiError::digest_invalid("uploaded content does not match the digest")
+                .with_detail(json!({ "expected": digest.as_str(), "actual": actual.as_str() }));
+            Err(cleanup_then(app, holder, err).await)
+        }
+        Err(e) => Err(cleanup_then(app, holder, ApiError::from(e)).await),
+    }
+}
+
+/// Removes a failed upload's bytes and returns the error to report.
+async fn cleanup_then<H: HoldsSpool>(app: &Arc<App>, holder: H, err: ApiError) -> ApiError {
+    let path = holder.spool().path().to_owned();
+    drop(holder);
+    if let Err(e) = app.blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path)).await {
+        tracing::warn!(error = %e, "could not remove a failed upload's bytes");
+    }
+    err
+}
+
+fn created(name: &RepoName, digest: &Digest) -> Response {
+    respond(
+        StatusCode::CREATED,
+        &[
+            (header::LOCATION, format!("/v2/{name}/blobs/{digest}")),
+            (CONTENT_DIGEST, digest.to_string()),
+            (header::CONTENT_LENGTH, "0".to_owned()),
+        ],
+        Body::empty(),
+    )
+}
+
+fn location(name: &RepoName, id: &str) -> String {
+    format!("/v2/{name}/blobs/uploads/{id}")
+}
+
+/// `Range: 0-<last byte>`; `0-0` for an empty upload, as Distribution reports it.
+fn range_header(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+fn session_headers(name: &RepoName, session: &Session) -> Vec<(HeaderName, String)> {
+    vec![
+        (header::LOCATION, location(name, &session.id)),
+        (header::RANGE, range_header(session.spool.size())),
+        (UPLOAD_UUID, session.id.clone()),
+        (header::CONTENT_LENGTH, "0".to_owned()),
+    ]
+}
+
+fn session_response(status: StatusCode, name: &RepoName, session: &Session) -> Response {
+    respond(status, &session_headers(name, session), Body::empty())
+}
+
+/// Checks out a session this caller owns in this repository.
+async fn checkout(ctx: &Ctx<'_>, name: &RepoName, id: &str) -> Result<Session, ApiError> {
+    ctx.app.auth.authorize(&ctx.who, name, Action::Push)?;
+    let id = id.to_owned();
+    let checked = ctx.app.blocking(move |app| app.uploads.checkout(&id)).await?;
+    let session = match checked {
+        Checkout::Ready(s) => s,
+        Checkout::Busy => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::BlobUploadInvalid,
+                "another request is writing to this upload",
+            ));
+        }
+        Checkout::Unknown => return Err(ApiError::upload_unknown()),
+    };
+    let owner_ok = session.info.owner == ctx.who.name() || ctx.app.auth.is_admin(&ctx.who);
+    if session.info.repo != name.as_str() || !owner_ok {
+        // Someone else's session looks exactly like no session.
+        return Err(ApiError::upload_unknown());
+    }
+    Ok(session)
+}
+
+pub async fn status(ctx: &Ctx<'_>, name: RepoName, id: &str) -> Result<Response, ApiError> {
+    let session = checkout(ctx, &name, id).await?;
+    Ok(session_response(StatusCode::NO_CONTENT, &name, &session))
+}
+
+/// A chunk's declared range, from `Content-Range: <start>-<end>`.
+fn chunk_range(ctx: &Ctx<'_>) -> Result<Option<(u64, u64)>, ApiError> {
+    let Some(value) = ctx.headers.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::upload_invalid("Content-Range must be <start>-<end>");
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    // The spec's form is bare; tolerate an HTTP-style unit some clients add.
+    let text = text.strip_prefix("bytes=").or_else(|| text.strip_prefix("bytes ")).unwrap_or(text);
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let (a, b) = (a.parse::<u64>().map_err(|_| bad())?, b.parse::<u64>().map_err(|_| bad())?);
+    if b < a {
+        return Err(bad());
+    }
+    Ok(Some((a, b)))
+}
+
+fn declared_length(ctx: &Ctx<'_>) -> Option<u64> {
+    ctx.headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Appends the request body to the session. On a range that does not continue the upload the
+/// session is untouched and the error is 416 with the current range.
+async fn append_chunk(ctx: &Ctx<'_>, name: &RepoName, session: Session, body: Body) -> Result<Session, ApiError> {
+    let range = chunk_range(ctx)?;
+    let size = session.spool.size();
+    if let Some((start, end)) = range {
+        if start != size {
+            let mut err = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ErrorCode::BlobUploadInvalid,
+                "chunk does not start where the upload ends",
+            )
+            .with_detail(json!({ "offset": size }));
+            for (h, v) in session_headers(name, &session) {
+                if h != header::CONTENT_LENGTH {
+                    if let Ok(v) = HeaderValue::from_str(&v) {
+                        err = err.with_header(h, v);
+                    }
+                }
+            }
+            return Err(err);
+        }
+        if let Some(len) = declared_length(ctx) {
+            if len != end - start + 1 {
+                return Err(ApiError::size_invalid("Content-Length does not match Content-Range"));
+            }
+        }
+    }
+    let (mut session, appended) = receive(session, body).await?;
+    let appended = appended?;
+    if let Some((start, end)) = range {
+        if appended.written != end - start + 1 {
+            return Err(ApiError::size_invalid("chunk length does not match Content-Range"));
+        }
+    }
+    session.spool.apply(appended);
+    Ok(session)
+}
+
+pub async fn patch(ctx: &Ctx<'_>, name: RepoName, id: &str, body: Body) -> Result<Response, ApiError> {
+    let session = checkout(ctx, &name, id).await?;
+    let session = append_chunk(ctx, &name, session, body).await?;
+    Ok(session_response(StatusCode::ACCEPTED, &name, &session))
+}
+
+pub async fn put(ctx: &Ctx<'_>, name: RepoName, id: &str, body: Body) -> Result<Response, ApiError> {
+    let digest = ctx
+        .query
+        .get("digest")
+        .ok_or_else(|| ApiError::digest_invalid("the digest query parameter is required to finish an upload"))?;
+    let digest = parse_digest(digest)?;
+    let session = checkout(ctx, &name, id).await?;
+    let session = append_chunk(ctx, &name, session, body).await?;
+    let result = commit(ctx.app, &name, &digest, session).await;
+    // Whatever the outcome, a finished PUT ends the session: its bytes are installed or wrong.
+    ctx.app.metrics.uploads_in_progress.dec();
+    let session = match result {
+        Ok(s) => s,
+        Err(e) => {
+            finish_session_by_id(ctx.app, id).await;
+            return Err(e);
+        }
+    };
+    ctx.app.blocking(move |_| session.finish()).await?;
+    Ok(created(&name, &digest))
+}
+
+/// Removes a session whose bytes were already discarded.
+async fn finish_session_by_id(app: &Arc<App>, id: &str) {
+    let id = id.to_owned();
+    let _ = app
+        .blocking(move |app| {
+            if let Checkout::Ready(s) = app.uploads.checkout(&id)? {
+                s.finish()?;
+            }
+            Ok(())
+        })
+        .await;
+}
+
+pub async fn cancel(ctx: &Ctx<'_>, name: RepoName, id: &str) -> Result<Response, ApiError> {
+    let session = checkout(ctx, &name, id).await?;
+    ctx.app.blocking(move |_| session.finish()).await?;
+    ctx.app.metrics.uploads_in_progress.dec();
+    Ok(respond(StatusCode::NO_CONTENT, &[], Body::empty()))
+}

@@ -1,0 +1,387 @@
+//! Blob upload sessions and spools. A session is a directory `uploads/<id>/` holding `info.json`
+//! (repository, owner, algorithm) and `data` (the bytes so far); monolithic uploads spool to
+//! `uploads/mono-<id>`. Bytes are hashed as they are written, on a blocking thread fed by a
+//! bounded channel, so memory stays flat whatever the blob size.
+//!
+//! A session is checked out exclusively for the length of one request. If the request dies
+//! half way, the session goes back unchanged and the next append cuts the file back to the
+//! acknowledged length.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use oci::{Algorithm, Digest, Digester};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::StoreError;
+
+/// Write-buffer size of a spool: large writes, few syscalls.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Bytes being received for one blob: a file and the running hash of its first `size` bytes.
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    size: u64,
+    algorithm: Algorithm,
+    /// `None` after a restart: rebuilt from the file when next needed.
+    digester: Option<Digester>,
+}
+
+/// What an append produced; applied to the spool only if the request body ended cleanly.
+pub struct Appended {
+    size: u64,
+    digester: Digester,
+    pub written: u64,
+}
+
+impl Spool {
+    fn new(path: PathBuf, algorithm: Algorithm) -> Spool {
+        Spool { path, size: 0, algorithm, digester: Some(Digester::new(algorithm)) }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes every chunk received on `rx` after the acknowledged bytes. Blocking.
+    pub fn append(&self, mut rx: mpsc::Receiver<Bytes>) -> Result<Appended, StoreError> {
+        let io = |op| StoreError::io(op, &self.path);
+        let mut digester = match &self.digester {
+            Some(d) => d.clone(),
+            None => self.rehash(self.algorithm)?,
+        };
+        let mut file = OpenOptions::new().write(true).create(true).truncate(false).open(&self.path).map_err(io("open"))?;
+        let len = file.metadata().map_err(io("stat"))?.len();
+        if len != self.size {
+            // Left over from a request that failed half way, or short after a crash.
+            if len < self.size {
+                return Err(StoreError::Corrupt(format!(
+                    "upload {} has {len} bytes, {} were acknowledged",
+                    self.path.display(),
+                    self.size
+                )));
+            }
+            file.set_len(self.size).map_err(io("truncate"))?;
+        }
+        file.seek(SeekFrom::Start(self.size)).map_err(io("seek"))?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut written = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            digester.update(&chunk);
+            out.write_all(&chunk).map_err(io("write"))?;
+            written += chunk.len() as u64;
+        }
+        out.flush().map_err(io("write"))?;
+        Ok(Appended { size: self.size + written, digester, written })
+    }
+
+    pub fn apply(&mut self, appended: Appended) {
+        self.size = appended.size;
+        self.digester = Some(appended.digester);
+    }
+
+    /// The digest of the bytes so far under `algorithm`, rehashing the file when the running
+    /// hash used another algorithm (a sha512 blob pushed without `digest-algorithm`). Blocking.
+    pub fn digest(&self, algorithm: Algorithm) -> Result<Digest, StoreError> {
+        match &self.digester {
+            Some(d) if d.algorithm() == algorithm => Ok(d.clone().finish()),
+            _ => Ok(self.rehash(algorithm)?.finish()),
+        }
+    }
+
+    fn rehash(&self, algorithm: Algorithm) -> Result<Digester, StoreError> {
+        let io = |op| StoreError::io(op, &self.path);
+        let mut file = File::open(&self.path).map_err(io("open"))?.take(self.size);
+        let mut d = Digester::new(algorithm);
+        let mut buf = vec![0u8; WRITE_BUFFER];
+        loop {
+            let n = file.read(&mut buf).map_err(io("read"))?;
+            if n == 0 {
+                break;
+            }
+            d.update(&buf[..n]);
+        }
+        Ok(d)
+    }
+
+    /// Makes the bytes durable before they are installed as a blob. Blocking.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let io = |op| StoreError::io(op, &self.path);
+        let file = OpenOptions::new().write(true).open(&self.path).map_err(io("open"))?;
+        // The file may hold bytes past the acknowledged length from a failed request.
+        if file.metadata().map_err(io("stat"))?.len() != self.size {
+            file.set_len(self.size).map_err(io("truncate"))?;
+        }
+        file.sync_all().map_err(io("fsync"))
+    }
+}
+
+/// Persistent facts about a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub repo: String,
+    pub owner: String,
+    pub algorithm: String,
+}
+
+enum Slot {
+    Busy,
+    Idle(SessionInfo, Spool),
+}
+
+pub struct Uploads {
+    dir: PathBuf,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// A session checked out by one request. Dropping it returns it for the next request.
+pub struct Session {
+    uploads: Arc<Uploads>,
+    pub id: String,
+    pub info: SessionInfo,
+    pub spool: Spool,
+    finished: bool,
+}
+
+pub enum Checkout {
+    Ready(Session),
+    /// Another request is using the session right now.
+    Busy,
+    Unknown,
+}
+
+/// Session ids are 32 lowercase hex characters; anything else never touches the filesystem.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    // SystemRandom reads the OS CSPRNG; it cannot fail on Linux once the process runs.
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .unwrap_or_else(|_| unreachable!("the OS random source failed"));
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Uploads {
+    pub fn open(data_dir: &Path) -> Result<Arc<Uploads>, StoreError> {
+        let dir = data_dir.join("uploads");
+        fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
+        Ok(Arc::new(Uploads { dir, slots: Mutex::new(HashMap::new()) }))
+    }
+
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        // The map holds plain data; a panic elsewhere cannot leave it half-updated.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Open sessions on disk (for the gauge at start-up).
+    pub fn count_on_disk(&self) -> usize {
+        fs::read_dir(&self.dir)
+            .map(|it| it.filter_map(Result::ok).filter(|e| valid_id(&e.file_name().to_string_lossy())).count())
+            .unwrap_or(0)
+    }
+
+    /// Starts a session. Blocking.
+    pub fn create(self: &Arc<Self>, repo: &str, owner: &str, algorithm: Algorithm) -> Result<Session, StoreError> {
+        let id = random_id();
+        let dir = self.dir.join(&id);
+        fs::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
+        let info = SessionInfo { repo: repo.to_owned(), owner: owner.to_owned(), algorithm: algorithm.as_str().to_owned() };
+        let info_path = dir.join("info.json");
+        let text = serde_json::to_vec(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        fs::write(&info_path, text).map_err(StoreError::io("write", &info_path))?;
+        let spool = Spool::new(dir.join("data"), algorithm);
+        File::create(spool.path()).map_err(StoreError::io("create", spool.path()))?;
+        self.slots().insert(id.clone(), Slot::Busy);
+        Ok(Session { uploads: Arc::clone(self), id, info, spool, finished: false })
+    }
+
+    /// Checks a session out for one request, loading it from disk after a restart. Blocking.
+    pub fn checkout(self: &Arc<Self>, id: &str) -> Result<Checkout, StoreError> {
+        if !valid_id(id) {
+            return Ok(Checkout::Unknown);
+        }
+        {
+            let mut slots = self.slots();
+            match slots.get_mut(id) {
+                Some(slot @ Slot::Idle(..)) => {
+                    let Slot::Idle(info, spool) = std::mem::replace(slot, Slot::Busy) else {
+                        unreachable!("matched Idle above")
+                    };
+                    return Ok(Checkout::Ready(self.session(id, info, spool)));
+                }
+                Some(Slot::Busy) => return Ok(Checkout::Busy),
+                None => {}
+            }
+        }
+        let dir = self.dir.join(id);
+        let info_path = dir.join("info.json");
+        let info: SessionInfo = match fs::read(&info_path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(info) => info,
+                // Torn by a crash before it was ever used: the session is gone.
+                Err(_) => return Ok(Checkout::Unknown),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkout::Unknown),
+            Err(e) => return Err(StoreError::io("read", info_path)(e)),
+        };
+        let Ok(algorithm) = Algorithm::parse(&info.algorithm) else { return Ok(Checkout::Unknown) };
+        let data = dir.join("data");
+        let size = fs::metadata(&data).map_err(StoreError::io("stat", &data))?.len();
+        let spool = Spool { path: data, size, algorithm, digester: None };
+        let mut slots = self.slots();
+        if slots.contains_key(id) {
+            return Ok(Checkout::Busy);
+        }
+        slots.insert(id.to_owned(), Slot::Busy);
+        Ok(Checkout::Ready(self.session(id, info, spool)))
+    }
+
+    fn session(self: &Arc<Self>, id: &str, info: SessionInfo, spool: Spool) -> Session {
+        Session { uploads: Arc::clone(self), id: id.to_owned(), info, spool, finished: false }
+    }
+
+    /// A spool for a single-request upload, not registered as a session.
+    pub fn monolithic_spool(&self, algorithm: Algorithm) -> Spool {
+        Spool::new(self.dir.join(format!("mono-{}", random_id())), algorithm)
+    }
+
+    /// Removes sessions and spools idle for longer than `max_idle`. Blocking. Returns how many
+    /// sessions went.
+    pub fn expire(&self, max_idle: Duration) -> Result<usize, StoreError> {
+        let cutoff = SystemTime::now() - max_idle;
+        let mut removed = 0;
+        let entries = fs::read_dir(&self.dir).map_err(StoreError::io("read", &self.dir))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            // A session's activity shows in its data file; a spool is the file itself.
+            let probe = if valid_id(&name) { path.join("data") } else { path.clone() };
+            let modified = fs::metadata(&probe).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+            if modified > cutoff {
+                continue;
+            }
+            if valid_id(&name) {
+                let mut slots = self.slots();
+                if matches!(slots.get(&name), Some(Slot::Busy)) {
+                    continue;
+                }
+                slots.remove(&name);
+                drop(slots);
+                fs::remove_dir_all(&path).map_err(StoreError::io("remove", &path))?;
+                removed += 1;
+            } else if name.starts_with("mono-") {
+                super::blobs::BlobStore::remove_file(&path)?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Session {
+    /// Ends the session and deletes its files (after completion or cancellation). Blocking.
+    pub fn finish(mut self) -> Result<(), StoreError> {
+        self.finished = true;
+        self.uploads.slots().remove(&self.id);
+        let dir = self.uploads.dir.join(&self.id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("remove", dir)(e)),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let spool = Spool {
+            path: std::mem::take(&mut self.spool.path),
+            size: self.spool.size,
+            algorithm: self.spool.algorithm,
+            digester: self.spool.digester.take(),
+        };
+        self.uploads.slots().insert(self.id.clone(), Slot::Idle(self.info.clone(), spool));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&[u8]]) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        for c in chunks {
+            tx.try_send(Bytes::copy_from_slice(c)).unwrap();
+        }
+        rx
+    }
+
+    #[test]
+    fn session_survives_failed_append_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::open(dir.path()).unwrap();
+        let mut s = uploads.create("repo", "-", Algorithm::Sha256).unwrap();
+        let a = s.spool.append(feed(&[b"hello ", b"wor"])).unwrap();
+        s.spool.apply(a);
+        // A request that fails after writing: its result is never applied.
+        let _discarded = s.spool.append(feed(&[b"GARBAGE"])).unwrap();
+        let id = s.id.clone();
+        drop(s);
+        let Checkout::Ready(mut s) = uploads.checkout(&id).unwrap() else { panic!("not ready") };
+        assert_eq!(s.spool.size(), 9);
+        assert!(matches!(uploads.checkout(&id).unwrap(), Checkout::Busy));
+        let a = s.spool.append(feed(&[b"ld"])).unwrap();
+        s.spool.apply(a);
+        let want = Digest::compute(Algorithm::Sha256, b"hello world");
+        assert_eq!(s.spool.digest(Algorithm::Sha256).unwrap(), want);
+        drop(s);
+        // A new process: state comes back from disk and the hash is rebuilt.
+        let reopened = Uploads::open(dir.path()).unwrap();
+        let Checkout::Ready(s) = reopened.checkout(&id).unwrap() else { panic!("not ready") };
+        assert_eq!(s.spool.size(), 11);
+        assert_eq!(s.spool.digest(Algorithm::Sha256).unwrap(), want);
+        assert_eq!(
+            s.spool.digest(Algorithm::Sha512).unwrap(),
+            Digest::compute(Algorithm::Sha512, b"hello world")
+        );
+        s.finish().unwrap();
+        assert!(matches!(reopened.checkout(&id).unwrap(), Checkout::Unknown));
+    }
+
+    #[test]
+    fn ids_never_reach_the_filesystem_unless_well_formed() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::open(dir.path()).unwrap();
+        for id in ["../../etc", "", "ABCDEF0123456789ABCDEF0123456789", "0123"] {
+            assert!(matches!(uploads.checkout(id).unwrap(), Checkout::Unknown), "{id}");
+        }
+    }
+
+    #[test]
+    fn expiry_removes_idle_sessions_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::open(dir.path()).unwrap();
+        let idle = uploads.create("r", "-", Algorithm::Sha256).unwrap();
+        let idle_id = idle.id.clone();
+        drop(idle);
+        let busy = uploads.create("r", "-", Algorithm::Sha256).unwrap();
+        assert_eq!(uploads.expire(Duration::ZERO).unwrap(), 1);
+        assert!(matches!(uploads.checkout(&idle_id).unwrap(), Checkout::Unknown));
+        drop(busy);
+    }
+}
