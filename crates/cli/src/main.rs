@@ -13,7 +13,11 @@ use server::Config;
 use server::config::{Overrides, parse_duration};
 
 #[derive(Parser)]
-#[command(name = "vouch", version, about = "A verifiable software supply chain: registry, signing, ledger")]
+#[command(
+    name = "vouch",
+    version,
+    about = "A verifiable software supply chain: registry, signing, ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,14 +82,27 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { addr, data, config, allow_anonymous_remote, log_format } => {
+        Command::Serve {
+            addr,
+            data,
+            config,
+            allow_anonymous_remote,
+            log_format,
+        } => {
             init_logging(log_format);
-            let overrides = Overrides { addr, data_dir: data, allow_anonymous_remote };
+            let overrides = Overrides {
+                addr,
+                data_dir: data,
+                allow_anonymous_remote,
+            };
             let config = Config::load(config.as_deref(), overrides)?;
             server::check_listen_policy(&config)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,8 +112,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(server::serve(config, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Gc { data, config, dry_run, grace } => {
-            let overrides = Overrides { data_dir: data, ..Overrides::default() };
+        Command::Gc {
+            data,
+            config,
+            dry_run,
+            grace,
+        } => {
+            let overrides = Overrides {
+                data_dir: data,
+                ..Overrides::default()
+            };
             let config = Config::load(config.as_deref(), overrides)?;
             let grace = match grace {
                 Some(g) => parse_duration(&g)?,
@@ -106,7 +131,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let verb = if dry_run { "would remove" } else { "removed" };
             println!(
                 "{verb} {} blobs ({} bytes), {} repository links, {} orphaned files, {} expired uploads; restored {} trashed blobs",
-                report.blobs, report.bytes, report.links, report.orphans, report.uploads, report.restored
+                report.blobs,
+                report.bytes,
+                report.links,
+                report.orphans,
+                report.uploads,
+                report.restored
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -115,7 +145,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(p) => p,
                 Err(_) => {
                     let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("cannot read the password from standard input")?;
                     s.trim_end_matches(['\n', '\r']).to_owned()
                 }
             };
@@ -123,14 +155,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut salt = [0u8; 16];
             ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
                 .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
-            let hash = bcrypt::hash_with_salt(password, cost, salt)?.format_for_version(bcrypt::Version::TwoY);
+            let hash = bcrypt::hash_with_salt(password, cost, salt)?
+                .format_for_version(bcrypt::Version::TwoY);
             println!("{hash}");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn gc(config: &Config, grace: std::time::Duration, dry_run: bool) -> anyhow::Result<server::gc::GcReport> {
+fn gc(
+    config: &Config,
+    grace: std::time::Duration,
+    dry_run: bool,
+) -> anyhow::Result<server::gc::GcReport> {
     use server::store::{blobs::BlobStore, meta::Meta, uploads::Uploads};
     anyhow::ensure!(
         config.data_dir.join("meta.db").is_file(),
@@ -140,7 +177,11 @@ fn gc(config: &Config, grace: std::time::Duration, dry_run: bool) -> anyhow::Res
     let meta = Meta::open(&config.data_dir)?;
     let blobs = BlobStore::open(&config.data_dir)?;
     let uploads: Arc<Uploads> = Uploads::open(&config.data_dir)?;
-    let opts = server::gc::GcOptions { grace, upload_expiry: config.limits.upload_expiry, dry_run };
+    let opts = server::gc::GcOptions {
+        grace,
+        upload_expiry: config.limits.upload_expiry,
+        dry_run,
+    };
     Ok(server::gc::collect(&meta, &blobs, &uploads, &opts)?)
 }
 
@@ -153,9 +194,15 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
             .init(),
     }
 }

@@ -191,7 +191,8 @@ impl Digester {
 
     pub fn finish(self) -> Digest {
         let out = self.context.finish();
-        let mut text = String::with_capacity(self.algorithm.as_str().len() + 1 + out.as_ref().len() * 2);
+        let mut text =
+            String::with_capacity(self.algorithm.as_str().len() + 1 + out.as_ref().len() * 2);
         text.push_str(self.algorithm.as_str());
         text.push(':');
         for b in out.as_ref() {
@@ -211,8 +212,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `separator ::= [+._-]`.
 fn is_algorithm_grammar(s: &str) -> bool {
     !s.is_empty()
-        && s.split(['+', '.', '_', '-'])
-            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// `encoded ::= [a-zA-Z0-9=_-]+`.
@@ -235,7 +239,10 @@ mod tests {
 
     #[test]
     fn computes_known_digests() {
-        assert_eq!(Digest::compute(Algorithm::Sha256, b"").as_str(), EMPTY_SHA256);
+        assert_eq!(
+            Digest::compute(Algorithm::Sha256, b"").as_str(),
+            EMPTY_SHA256
+        );
         let d512 = Digest::compute(Algorithm::Sha512, b"");
         assert!(d512.as_str().starts_with("sha512:cf83e1357eefb8bd"));
         assert_eq!(d512.hex().len(), 128);
@@ -252,13 +259,40 @@ mod tests {
             ("sha256", DigestError::Malformed),
             ("sha256:", DigestError::Malformed),
             (":abc", DigestError::Malformed),
-            ("sha256:baddigeststring", DigestError::BadEncoding { algorithm: Algorithm::Sha256, expected: 64 }),
+            (
+                "sha256:baddigeststring",
+                DigestError::BadEncoding {
+                    algorithm: Algorithm::Sha256,
+                    expected: 64,
+                },
+            ),
             ("SHA256:abc", DigestError::Malformed),
-            ("md5:d41d8cd98f00b204e9800998ecf8427e", DigestError::UnsupportedAlgorithm("md5".into())),
-            ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564", DigestError::UnsupportedAlgorithm("sha256+b64u".into())),
-            ("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", DigestError::BadEncoding { algorithm: Algorithm::Sha256, expected: 64 }),
-            ("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", DigestError::BadEncoding { algorithm: Algorithm::Sha256, expected: 64 }),
-            ("sha256:e3b0/44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", DigestError::Malformed),
+            (
+                "md5:d41d8cd98f00b204e9800998ecf8427e",
+                DigestError::UnsupportedAlgorithm("md5".into()),
+            ),
+            (
+                "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564",
+                DigestError::UnsupportedAlgorithm("sha256+b64u".into()),
+            ),
+            (
+                "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+                DigestError::BadEncoding {
+                    algorithm: Algorithm::Sha256,
+                    expected: 64,
+                },
+            ),
+            (
+                "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+                DigestError::BadEncoding {
+                    algorithm: Algorithm::Sha256,
+                    expected: 64,
+                },
+            ),
+            (
+                "sha256:e3b0/44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                DigestError::Malformed,
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(Digest::parse(input).unwrap_err(), *want, "input {input:?}");
@@ -271,7 +305,13 @@ mod tests {
         a.update(b"hello ");
         let snapshot = a.clone();
         a.update(b"world");
-        assert_eq!(a.finish(), Digest::compute(Algorithm::Sha256, b"hello world"));
-        assert_eq!(snapshot.finish(), Digest::compute(Algorithm::Sha256, b"hello "));
+        assert_eq!(
+            a.finish(),
+            Digest::compute(Algorithm::Sha256, b"hello world")
+        );
+        assert_eq!(
+            snapshot.finish(),
+            Digest::compute(Algorithm::Sha256, b"hello ")
+        );
     }
 }

@@ -77,7 +77,11 @@ pub struct Descriptor {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
 }
 
@@ -164,7 +168,11 @@ impl Manifest {
         let raw: Raw =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         let header = content_type.map(base_media_type).unwrap_or("");
-        if [media_type::DOCKER_SCHEMA1, media_type::DOCKER_SCHEMA1_SIGNED].contains(&header)
+        if [
+            media_type::DOCKER_SCHEMA1,
+            media_type::DOCKER_SCHEMA1_SIGNED,
+        ]
+        .contains(&header)
             || raw.schema_version == Some(1)
             || raw.fs_layers.is_some()
         {
@@ -213,9 +221,15 @@ impl Manifest {
                 }
             }
             ManifestKind::Index => {
-                for (present, field) in [(raw.config.is_some(), "config"), (raw.layers.is_some(), "layers")] {
+                for (present, field) in [
+                    (raw.config.is_some(), "config"),
+                    (raw.layers.is_some(), "layers"),
+                ] {
                     if present {
-                        return Err(ManifestError::Ambiguous { kind: "an index", field });
+                        return Err(ManifestError::Ambiguous {
+                            kind: "an index",
+                            field,
+                        });
                     }
                 }
                 Manifest {
@@ -262,10 +276,13 @@ impl Manifest {
     /// The `artifactType` a referrers listing shows for this manifest: its own, or for an
     /// image manifest without one, the config's media type.
     pub fn referrer_artifact_type(&self) -> Option<&str> {
-        self.artifact_type.as_deref().filter(|a| !a.is_empty()).or(match self.kind {
-            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.as_str()),
-            ManifestKind::Index => None,
-        })
+        self.artifact_type
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or(match self.kind {
+                ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.as_str()),
+                ManifestKind::Index => None,
+            })
     }
 }
 
@@ -292,7 +309,10 @@ mod tests {
         let m = Manifest::parse(Some(media_type::OCI_MANIFEST), image("").as_bytes()).unwrap();
         assert_eq!(m.kind, ManifestKind::Image);
         assert_eq!(m.required_blobs().count(), 2);
-        assert_eq!(m.referrer_artifact_type(), Some("application/vnd.oci.image.config.v1+json"));
+        assert_eq!(
+            m.referrer_artifact_type(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
         assert!(m.subject.is_none());
     }
 
@@ -325,7 +345,10 @@ mod tests {
             Err(ManifestError::ContentTypeMismatch { .. })
         ));
         // Without a mediaType field the header decides.
-        let no_mt = body.replace(&format!(r#""mediaType":"{}","#, media_type::OCI_MANIFEST), "");
+        let no_mt = body.replace(
+            &format!(r#""mediaType":"{}","#, media_type::OCI_MANIFEST),
+            "",
+        );
         assert!(Manifest::parse(Some(media_type::OCI_MANIFEST), no_mt.as_bytes()).is_ok());
         assert!(matches!(
             Manifest::parse(None, no_mt.as_bytes()),
@@ -338,18 +361,54 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("not json".into(), "json"),
             (r#"{"schemaVersion":1,"fsLayers":[]}"#.into(), "schema1"),
-            (image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"), "version"),
+            (
+                image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"),
+                "version",
+            ),
             (image(r#","manifests":[]"#), "ambiguous"),
-            (image("").replace(media_type::OCI_MANIFEST, "application/x-unknown"), "unsupported"),
-            (image("").replace("\"size\":2", "\"size\":-2"), "negative size"),
+            (
+                image("").replace(media_type::OCI_MANIFEST, "application/x-unknown"),
+                "unsupported",
+            ),
+            (
+                image("").replace("\"size\":2", "\"size\":-2"),
+                "negative size",
+            ),
             (image("").replace(&d(b"{}"), "sha256:abc"), "bad digest"),
-            (format!(r#"{{"schemaVersion":2,"mediaType":"{}","layers":[]}}"#, media_type::OCI_MANIFEST), "no config"),
-            (format!(r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"config":{{"mediaType":"a","digest":"{}","size":1}}}}"#, media_type::OCI_INDEX, d(b"x")), "index with config"),
-            (image("").replace(r#""size":2}"#, r#""size":2,"data":"e30="}"#).replace("\"size\":2,", "\"size\":3,"), "bad data size"),
-            (format!(r#"{{"schemaVersion":2,"schemaVersion":2,"mediaType":"{}","manifests":[]}}"#, media_type::OCI_INDEX), "duplicate key"),
+            (
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","layers":[]}}"#,
+                    media_type::OCI_MANIFEST
+                ),
+                "no config",
+            ),
+            (
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"config":{{"mediaType":"a","digest":"{}","size":1}}}}"#,
+                    media_type::OCI_INDEX,
+                    d(b"x")
+                ),
+                "index with config",
+            ),
+            (
+                image("")
+                    .replace(r#""size":2}"#, r#""size":2,"data":"e30="}"#)
+                    .replace("\"size\":2,", "\"size\":3,"),
+                "bad data size",
+            ),
+            (
+                format!(
+                    r#"{{"schemaVersion":2,"schemaVersion":2,"mediaType":"{}","manifests":[]}}"#,
+                    media_type::OCI_INDEX
+                ),
+                "duplicate key",
+            ),
         ];
         for (body, why) in cases {
-            assert!(Manifest::parse(None, body.as_bytes()).is_err(), "{why}: {body}");
+            assert!(
+                Manifest::parse(None, body.as_bytes()).is_err(),
+                "{why}: {body}"
+            );
         }
     }
 
@@ -371,7 +430,10 @@ mod tests {
 
     #[test]
     fn index_and_null_lists() {
-        let body = format!(r#"{{"schemaVersion":2,"mediaType":"{}","manifests":null}}"#, media_type::OCI_INDEX);
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":null}}"#,
+            media_type::OCI_INDEX
+        );
         let m = Manifest::parse(None, body.as_bytes()).unwrap();
         assert_eq!(m.kind, ManifestKind::Index);
         assert_eq!(m.required_manifests().count(), 0);

@@ -17,7 +17,9 @@ pub enum NameError {
     EmptyName,
     #[error("repository name is longer than {MAX_NAME_LEN} characters")]
     NameTooLong,
-    #[error("repository name must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*")]
+    #[error(
+        "repository name must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*"
+    )]
     BadName,
     #[error("tag must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")]
     BadTag,
@@ -186,7 +188,10 @@ mod tests {
         for n in bad {
             assert!(RepoName::parse(n).is_err(), "{n:?} should be rejected");
         }
-        assert_eq!(RepoName::parse(&"a".repeat(256)), Err(NameError::NameTooLong));
+        assert_eq!(
+            RepoName::parse(&"a".repeat(256)),
+            Err(NameError::NameTooLong)
+        );
         assert!(RepoName::parse(&"a".repeat(255)).is_ok());
     }
 

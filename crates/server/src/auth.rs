@@ -35,13 +35,13 @@ impl Role {
     }
 
     fn allows(self, action: Action) -> bool {
-        match (self, action) {
-            (Role::Admin, _) => true,
-            (Role::Push, Action::Pull | Action::Push) => true,
-            (Role::Delete, Action::Pull | Action::Delete) => true,
-            (Role::Pull, Action::Pull) => true,
-            _ => false,
-        }
+        matches!(
+            (self, action),
+            (Role::Admin, _)
+                | (Role::Push, Action::Pull | Action::Push)
+                | (Role::Delete, Action::Pull | Action::Delete)
+                | (Role::Pull, Action::Pull)
+        )
     }
 }
 
@@ -76,7 +76,10 @@ impl Grant {
             return Err("an access grant needs at least one repository pattern".into());
         }
         Ok(Grant {
-            patterns: patterns.iter().map(|p| Glob::parse(p)).collect::<Result<_, _>>()?,
+            patterns: patterns
+                .iter()
+                .map(|p| Glob::parse(p))
+                .collect::<Result<_, _>>()?,
             roles: roles.to_vec(),
         })
     }
@@ -97,8 +100,8 @@ struct Glob(Vec<Token>);
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Token {
     Byte(u8),
-    Any,     // ?
-    Star,    // *
+    Any,      // ?
+    Star,     // *
     Globstar, // **
 }
 
@@ -131,7 +134,12 @@ impl Glob {
                     tokens.push(Token::Byte(c));
                     i += 1;
                 }
-                c => return Err(format!("repository pattern {p:?} has character {:?} that no repository name can contain", char::from(c))),
+                c => {
+                    return Err(format!(
+                        "repository pattern {p:?} has character {:?} that no repository name can contain",
+                        char::from(c)
+                    ));
+                }
             }
         }
         Ok(Glob(tokens))
@@ -185,10 +193,12 @@ impl Glob {
 pub struct UserPassword(String);
 
 impl UserPassword {
-    pub fn from_bcrypt(hash: &str) -> Result<UserPassword, ()> {
-        let ok = ["$2a$", "$2b$", "$2y$", "$2x$"].iter().any(|p| hash.starts_with(p))
+    pub fn from_bcrypt(hash: &str) -> Option<UserPassword> {
+        let ok = ["$2a$", "$2b$", "$2y$", "$2x$"]
+            .iter()
+            .any(|p| hash.starts_with(p))
             && hash.parse::<bcrypt::HashParts>().is_ok();
-        if ok { Ok(UserPassword(hash.to_owned())) } else { Err(()) }
+        ok.then(|| UserPassword(hash.to_owned()))
     }
 }
 
@@ -214,7 +224,11 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { realm: "vouch".into(), users: Vec::new(), anonymous: Vec::new() }
+        AuthConfig {
+            realm: "vouch".into(),
+            users: Vec::new(),
+            anonymous: Vec::new(),
+        }
     }
 }
 
@@ -258,7 +272,12 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(config: AuthConfig) -> Authenticator {
-        let users = config.users.iter().enumerate().map(|(i, u)| (u.name.clone(), i)).collect();
+        let users = config
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.clone(), i))
+            .collect();
         Authenticator {
             config,
             users,
@@ -291,23 +310,30 @@ impl Authenticator {
         let Some(&index) = self.users.get(name) else {
             return Err(unauthorized());
         };
-        let fingerprint: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, password.as_bytes())
-            .as_ref()
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("SHA-256 output is 32 bytes"));
+        let fingerprint: [u8; 32] =
+            ring::digest::digest(&ring::digest::SHA256, password.as_bytes())
+                .as_ref()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("SHA-256 output is 32 bytes"));
         if self.cached(name, &fingerprint) {
             return Ok(Principal::User(name.into()));
         }
         let hash = self.config.users[index].password.0.clone();
         let password = password.to_owned();
         let ok = {
-            let _slot = self.bcrypt_slots.acquire().await.map_err(ApiError::internal)?;
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false)).await?
+            let _slot = self
+                .bcrypt_slots
+                .acquire()
+                .await
+                .map_err(ApiError::internal)?;
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await?
         };
         if !ok {
             return Err(unauthorized());
         }
-        self.lock_cache().insert(name.to_owned(), (fingerprint, Instant::now()));
+        self.lock_cache()
+            .insert(name.to_owned(), (fingerprint, Instant::now()));
         Ok(Principal::User(name.into()))
     }
 
@@ -328,7 +354,10 @@ impl Authenticator {
     fn grants(&self, who: &Principal) -> &[Grant] {
         match who {
             Principal::Anonymous => &self.config.anonymous,
-            Principal::User(n) => self.users.get(&**n).map_or(&[], |&i| &self.config.users[i].grants),
+            Principal::User(n) => self
+                .users
+                .get(&**n)
+                .map_or(&[], |&i| &self.config.users[i].grants),
         }
     }
 
@@ -338,7 +367,11 @@ impl Authenticator {
     }
 
     pub fn can(&self, who: &Principal, repo: &RepoName, action: Action) -> bool {
-        self.is_open() || self.grants(who).iter().any(|g| g.allows(repo.as_str(), action))
+        self.is_open()
+            || self
+                .grants(who)
+                .iter()
+                .any(|g| g.allows(repo.as_str(), action))
     }
 
     /// Whether `who` holds `admin` over every repository.
@@ -348,7 +381,12 @@ impl Authenticator {
 
     /// Succeeds, or says why not: 401 with a challenge for anonymous callers (so clients retry
     /// with credentials), 403 for an authenticated user without the role.
-    pub fn authorize(&self, who: &Principal, repo: &RepoName, action: Action) -> Result<(), ApiError> {
+    pub fn authorize(
+        &self,
+        who: &Principal,
+        repo: &RepoName,
+        action: Action,
+    ) -> Result<(), ApiError> {
         if self.can(who, repo, action) {
             return Ok(());
         }
@@ -431,7 +469,9 @@ mod tests {
     }
 
     fn authenticator() -> Authenticator {
-        let hash = bcrypt::hash_with_salt("ci-pass", 4, [7u8; 16]).unwrap().format_for_version(bcrypt::Version::TwoY);
+        let hash = bcrypt::hash_with_salt("ci-pass", 4, [7u8; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY);
         let user = |name: &str, grants| User {
             name: name.into(),
             password: UserPassword::from_bcrypt(&hash).unwrap(),
@@ -440,8 +480,14 @@ mod tests {
         Authenticator::new(AuthConfig {
             realm: "test".into(),
             users: vec![
-                user("ci", vec![Grant::new(&["prod/**".into()], &[Role::Push]).unwrap()]),
-                user("deploy", vec![Grant::new(&["**".into()], &[Role::Pull]).unwrap()]),
+                user(
+                    "ci",
+                    vec![Grant::new(&["prod/**".into()], &[Role::Push]).unwrap()],
+                ),
+                user(
+                    "deploy",
+                    vec![Grant::new(&["**".into()], &[Role::Pull]).unwrap()],
+                ),
             ],
             anonymous: vec![Grant::new(&["public/*".into()], &[Role::Pull]).unwrap()],
         })
@@ -450,7 +496,10 @@ mod tests {
     fn basic(user: &str, pass: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        h.insert(axum::http::header::AUTHORIZATION, format!("Basic {v}").parse().unwrap());
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            format!("Basic {v}").parse().unwrap(),
+        );
         h
     }
 
@@ -472,11 +521,23 @@ mod tests {
         assert!(a.can(&ci, &prod, Action::Pull));
         assert!(!a.can(&ci, &prod, Action::Delete));
         assert!(!a.can(&ci, &other, Action::Pull));
-        assert_eq!(a.authorize(&ci, &other, Action::Pull).unwrap_err().status().as_u16(), 403);
+        assert_eq!(
+            a.authorize(&ci, &other, Action::Pull)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            403
+        );
         let anon = Principal::Anonymous;
         assert!(a.can(&anon, &public, Action::Pull));
         assert!(!a.can(&anon, &public, Action::Push));
-        assert_eq!(a.authorize(&anon, &prod, Action::Pull).unwrap_err().status().as_u16(), 401);
+        assert_eq!(
+            a.authorize(&anon, &prod, Action::Pull)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            401
+        );
         assert!(a.require_login(&anon).is_err());
         assert!(!a.is_admin(&ci));
     }
@@ -484,10 +545,19 @@ mod tests {
     #[tokio::test]
     async fn malformed_authorization_headers_are_401() {
         let a = authenticator();
-        for v in ["Bearer abc", "Basic", "Basic !!!", "Basic Y2k=" /* "ci" without colon */] {
+        for v in [
+            "Bearer abc",
+            "Basic",
+            "Basic !!!",
+            "Basic Y2k=", /* "ci" without colon */
+        ] {
             let mut h = HeaderMap::new();
             h.insert(axum::http::header::AUTHORIZATION, v.parse().unwrap());
-            assert_eq!(a.authenticate(&h).await.unwrap_err().status().as_u16(), 401, "{v}");
+            assert_eq!(
+                a.authenticate(&h).await.unwrap_err().status().as_u16(),
+                401,
+                "{v}"
+            );
         }
     }
 

@@ -71,7 +71,9 @@ impl Config {
     /// Defaults for a data directory, as tests and `vouch gc` without a config use them.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
         Config {
-            addr: DEFAULT_ADDR.parse().unwrap_or_else(|_| unreachable!("constant address")),
+            addr: DEFAULT_ADDR
+                .parse()
+                .unwrap_or_else(|_| unreachable!("constant address")),
             data_dir: data_dir.into(),
             allow_anonymous_remote: false,
             limits: Limits::default(),
@@ -108,14 +110,18 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &str| -> PathBuf {
             let p = Path::new(p);
-            if p.is_absolute() { p.to_owned() } else { base.join(p) }
+            if p.is_absolute() {
+                p.to_owned()
+            } else {
+                base.join(p)
+            }
         };
         let mut config = Config::for_data_dir(DEFAULT_DATA_DIR);
         let s = file.server;
         if let Some(addr) = s.addr {
-            config.addr = addr
-                .parse()
-                .map_err(|_| ConfigError::Invalid(format!("server.addr {addr:?} is not host:port")))?;
+            config.addr = addr.parse().map_err(|_| {
+                ConfigError::Invalid(format!("server.addr {addr:?} is not host:port"))
+            })?;
         }
         if let Some(data) = s.data {
             config.data_dir = resolve(&data);
@@ -211,10 +217,16 @@ fn resolve_auth(
     let mut users = Vec::new();
     for u in section.users {
         if users.iter().any(|x: &User| x.name == u.name) {
-            return Err(ConfigError::Invalid(format!("user {:?} is configured twice", u.name)));
+            return Err(ConfigError::Invalid(format!(
+                "user {:?} is configured twice",
+                u.name
+            )));
         }
         if u.name.is_empty() || u.name.contains(':') {
-            return Err(ConfigError::Invalid(format!("user name {:?} is empty or contains ':'", u.name)));
+            return Err(ConfigError::Invalid(format!(
+                "user name {:?} is empty or contains ':'",
+                u.name
+            )));
         }
         let hash = match u.password {
             Some(h) => h,
@@ -229,14 +241,22 @@ fn resolve_auth(
                     ))
                 })?,
         };
-        let password = UserPassword::from_bcrypt(&hash).map_err(|()| {
+        let password = UserPassword::from_bcrypt(&hash).ok_or_else(|| {
             ConfigError::Invalid(format!(
                 "user {:?}: password must be a bcrypt hash ($2a$, $2b$ or $2y$), as `htpasswd -B` or `vouch hash-password` print",
                 u.name
             ))
         })?;
-        let grants = u.access.into_iter().map(resolve_grant).collect::<Result<_, _>>()?;
-        users.push(User { name: u.name, password, grants });
+        let grants = u
+            .access
+            .into_iter()
+            .map(resolve_grant)
+            .collect::<Result<_, _>>()?;
+        users.push(User {
+            name: u.name,
+            password,
+            grants,
+        });
     }
     let anonymous = section
         .anonymous
@@ -258,7 +278,13 @@ fn resolve_grant(g: GrantSection) -> Result<Grant, ConfigError> {
     let roles = g
         .roles
         .iter()
-        .map(|r| Role::parse(r).ok_or_else(|| ConfigError::Invalid(format!("unknown role {r:?}; roles are pull, push, delete, admin"))))
+        .map(|r| {
+            Role::parse(r).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "unknown role {r:?}; roles are pull, push, delete, admin"
+                ))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Grant::new(&patterns, &roles).map_err(ConfigError::Invalid)
 }
@@ -282,7 +308,11 @@ fn parse_htpasswd(text: &str, path: &Path) -> Result<Vec<(String, String)>, Conf
 
 /// Parses `90s`, `15m`, `24h`, `7d` (one unit, whole numbers).
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
-    let bad = || ConfigError::Invalid(format!("{s:?} is not a duration such as 90s, 15m, 24h or 7d"));
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "{s:?} is not a duration such as 90s, 15m, 24h or 7d"
+        ))
+    };
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = s.split_at(split);
@@ -344,13 +374,28 @@ mod tests {
         let cases = [
             ("[server]\nadr = \"x\"", "unknown field"),
             ("[server]\naddr = \"nope\"", "not host:port"),
-            ("[[auth.users]]\nname = \"a\"\npassword = \"plain\"", "bcrypt"),
+            (
+                "[[auth.users]]\nname = \"a\"\npassword = \"plain\"",
+                "bcrypt",
+            ),
             ("[[auth.users]]\nname = \"a\"", "no password"),
-            (&format!("[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\"\naccess = [{{ repos = \"x\", roles = [\"owner\"] }}]"), "unknown role"),
-            (&format!("[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\"\n[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\""), "twice"),
+            (
+                &format!(
+                    "[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\"\naccess = [{{ repos = \"x\", roles = [\"owner\"] }}]"
+                ),
+                "unknown role",
+            ),
+            (
+                &format!(
+                    "[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\"\n[[auth.users]]\nname = \"a\"\npassword = \"{HASH}\""
+                ),
+                "twice",
+            ),
         ];
         for (text, want) in cases {
-            let err = Config::from_toml(text, Path::new("v.toml")).unwrap_err().to_string();
+            let err = Config::from_toml(text, Path::new("v.toml"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
     }

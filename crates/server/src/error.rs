@@ -111,8 +111,12 @@ impl ApiError {
     }
 
     pub fn blob_unknown(digest: &oci::Digest) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::BlobUnknown, "blob unknown to registry")
-            .with_detail(json!({ "digest": digest.as_str() }))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::BlobUnknown,
+            "blob unknown to registry",
+        )
+        .with_detail(json!({ "digest": digest.as_str() }))
     }
 
     pub fn manifest_unknown(reference: impl fmt::Display) -> Self {
@@ -150,7 +154,11 @@ impl ApiError {
     }
 
     pub fn upload_invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BlobUploadInvalid, message)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BlobUploadInvalid,
+            message,
+        )
     }
 
     pub fn manifest_invalid(message: impl Into<Cow<'static, str>>) -> Self {
@@ -162,10 +170,15 @@ impl ApiError {
     }
 
     pub fn unauthorized(realm: &str) -> Self {
-        let challenge = HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"vouch\""));
-        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "authentication required")
-            .with_header(header::WWW_AUTHENTICATE, challenge)
+        let challenge =
+            HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"vouch\""));
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "authentication required",
+        )
+        .with_header(header::WWW_AUTHENTICATE, challenge)
     }
 
     pub fn denied(message: impl Into<Cow<'static, str>>) -> Self {
@@ -175,18 +188,30 @@ impl ApiError {
     /// Converts a parse failure of a URL component into the right wire code.
     pub fn from_name_error(err: oci::NameError) -> Self {
         match err {
-            oci::NameError::BadTag => {
-                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TagInvalid, err.to_string())
-            }
+            oci::NameError::BadTag => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::TagInvalid,
+                err.to_string(),
+            ),
             oci::NameError::Digest(d) => ApiError::digest_invalid(d.to_string()),
-            other => ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::NameInvalid, other.to_string()),
+            other => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::NameInvalid,
+                other.to_string(),
+            ),
         }
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code.as_str(), self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code.as_str(),
+            self.message
+        )
     }
 }
 
@@ -211,7 +236,10 @@ impl IntoResponse for ApiError {
         let body = json!({ "errors": [entry] }).to_string();
         let mut response = (
             self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response();

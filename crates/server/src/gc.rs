@@ -42,7 +42,12 @@ pub struct GcReport {
 /// Rows removed per transaction, so that pushes never wait long on the write lock.
 const BATCH: usize = 256;
 
-pub fn collect(meta: &Meta, blobs: &BlobStore, uploads: &Uploads, opts: &GcOptions) -> Result<GcReport, StoreError> {
+pub fn collect(
+    meta: &Meta,
+    blobs: &BlobStore,
+    uploads: &Uploads,
+    opts: &GcOptions,
+) -> Result<GcReport, StoreError> {
     let mut report = GcReport::default();
     if !opts.dry_run {
         report.restored = recover_trash(meta, blobs)?;
@@ -53,7 +58,13 @@ pub fn collect(meta: &Meta, blobs: &BlobStore, uploads: &Uploads, opts: &GcOptio
     const STALE_LINKS: &str = "FROM repo_blobs rb WHERE rb.touched < ?1
         AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo = rb.repo AND mr.target = rb.digest)";
     report.links = if opts.dry_run {
-        meta.write(|tx| Ok(tx.query_row(&format!("SELECT count(*) {STALE_LINKS}"), [cutoff], |r| r.get::<_, i64>(0))? as usize))?
+        meta.write(|tx| {
+            Ok(
+                tx.query_row(&format!("SELECT count(*) {STALE_LINKS}"), [cutoff], |r| {
+                    r.get::<_, i64>(0)
+                })? as usize,
+            )
+        })?
     } else {
         meta.write(|tx| Ok(tx.execute(&format!("DELETE {STALE_LINKS}"), [cutoff])?))?
     };
@@ -75,7 +86,9 @@ pub fn collect(meta: &Meta, blobs: &BlobStore, uploads: &Uploads, opts: &GcOptio
         let sql = orphaned_blobs.replace(&format!("LIMIT {BATCH}"), "");
         let rows: Vec<(String, i64)> = meta.write(|tx| {
             let mut st = tx.prepare(&sql)?;
-            let rows = st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            let rows = st
+                .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })?;
         report.blobs = rows.len();
@@ -85,16 +98,17 @@ pub fn collect(meta: &Meta, blobs: &BlobStore, uploads: &Uploads, opts: &GcOptio
             let (batch, trashed) = meta.write(|tx| {
                 let rows: Vec<(String, i64)> = {
                     let mut st = tx.prepare(&orphaned_blobs)?;
-                    st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+                    st.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?
                 };
                 let batch = rows.len();
                 let mut trashed = Vec::with_capacity(batch);
                 for (digest, size) in rows {
                     tx.execute("DELETE FROM blobs WHERE digest = ?1", params![digest])?;
-                    if let Ok(d) = Digest::parse(&digest) {
-                        if let Some(path) = blobs.move_to_trash(&d)? {
-                            trashed.push((path, size as u64));
-                        }
+                    if let Ok(d) = Digest::parse(&digest)
+                        && let Some(path) = blobs.move_to_trash(&d)?
+                    {
+                        trashed.push((path, size as u64));
                     }
                 }
                 Ok((batch, trashed))
@@ -123,7 +137,9 @@ pub fn collect(meta: &Meta, blobs: &BlobStore, uploads: &Uploads, opts: &GcOptio
         }
         // Re-check under the write lock: a commit installs its file inside that lock.
         let removed = meta.write(|tx| {
-            let has_row = tx.prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?.exists([digest.as_str()])?;
+            let has_row = tx
+                .prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?
+                .exists([digest.as_str()])?;
             if has_row {
                 return Ok(false);
             }

@@ -43,15 +43,25 @@ pub struct App {
 impl App {
     /// Opens the storage under `config.data_dir`, recovering from an earlier crash.
     pub fn open(config: Config) -> Result<Arc<App>, StoreError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(StoreError::io("create", &config.data_dir))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(StoreError::io("create", &config.data_dir))?;
         let meta = Meta::open(&config.data_dir)?;
         let blobs = BlobStore::open(&config.data_dir)?;
         let uploads = Uploads::open(&config.data_dir)?;
         gc::recover_trash(&meta, &blobs)?;
         let metrics = Arc::new(Metrics::new());
-        metrics.uploads_in_progress.set(uploads.count_on_disk() as i64);
+        metrics
+            .uploads_in_progress
+            .set(uploads.count_on_disk() as i64);
         let auth = Authenticator::new(config.auth.clone());
-        Ok(Arc::new(App { config, meta, blobs, uploads, auth, metrics }))
+        Ok(Arc::new(App {
+            config,
+            meta,
+            blobs,
+            uploads,
+            auth,
+            metrics,
+        }))
     }
 
     /// Runs blocking storage work off the async runtime.
@@ -76,18 +86,29 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
         .with_state(app)
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
 }
 
-async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> axum::response::Response {
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> axum::response::Response {
     // Healthy means the database answers.
     match app.blocking(|app| app.meta.catalog(None, 1)).await {
-        Ok(_) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))], "ok\n").into_response(),
+        Ok(_) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
+            "ok\n",
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn render_metrics(axum::extract::State(app): axum::extract::State<Arc<App>>) -> axum::response::Response {
+async fn render_metrics(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> axum::response::Response {
     app.metrics.render()
 }
 
@@ -116,7 +137,10 @@ pub enum ServeError {
 
 /// Checks what must hold before listening at all.
 pub fn check_listen_policy(config: &Config) -> Result<(), ServeError> {
-    if config.auth.users.is_empty() && !config.addr.ip().is_loopback() && !config.allow_anonymous_remote {
+    if config.auth.users.is_empty()
+        && !config.addr.ip().is_loopback()
+        && !config.allow_anonymous_remote
+    {
         return Err(ServeError::AnonymousRemote(config.addr));
     }
     Ok(())
@@ -128,7 +152,10 @@ const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until `shutdown` completes, then drains in-flight requests.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     check_listen_policy(&config)?;
     let addr = config.addr;
     let app = tokio::task::spawn_blocking(move || App::open(config))
@@ -147,10 +174,11 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         // Small responses go out at once; Nagle would add latency to every manifest and HEAD.
         let _ = tcp.set_nodelay(true);
     });
-    let server = axum::serve(listener, router(Arc::clone(&app))).with_graceful_shutdown(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|s| *s).await;
-    });
+    let server =
+        axum::serve(listener, router(Arc::clone(&app))).with_graceful_shutdown(async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|s| *s).await;
+        });
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         r = &mut server => { r?; }

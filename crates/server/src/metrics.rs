@@ -63,16 +63,39 @@ impl Metrics {
         let bytes_in = Family::<BytesLabels, Counter>::default();
         let bytes_out = Family::<BytesLabels, Counter>::default();
         let uploads_in_progress = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time from request to response headers",
             latency.clone(),
         );
-        registry.register("http_request_body_bytes", "Request body bytes received", bytes_in.clone());
-        registry.register("http_response_body_bytes", "Response body bytes sent", bytes_out.clone());
-        registry.register("uploads_in_progress", "Open blob upload sessions", uploads_in_progress.clone());
-        Metrics { registry, requests, latency, bytes_in, bytes_out, uploads_in_progress }
+        registry.register(
+            "http_request_body_bytes",
+            "Request body bytes received",
+            bytes_in.clone(),
+        );
+        registry.register(
+            "http_response_body_bytes",
+            "Response body bytes sent",
+            bytes_out.clone(),
+        );
+        registry.register(
+            "uploads_in_progress",
+            "Open blob upload sessions",
+            uploads_in_progress.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+            uploads_in_progress,
+        }
     }
 
     /// The text exposition format.
@@ -82,7 +105,12 @@ impl Metrics {
             return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
         }
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            )],
             out,
         )
             .into_response()
@@ -143,13 +171,31 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let route = route_label(req.uri().path());
     let method = method_label(req.method());
     let path = req.uri().path().to_owned();
-    let bytes_in = metrics.bytes_in.get_or_create(&BytesLabels { route }).clone();
-    let req = req.map(|b| Body::new(Counted { inner: b, counter: bytes_in }));
+    let bytes_in = metrics
+        .bytes_in
+        .get_or_create(&BytesLabels { route })
+        .clone();
+    let req = req.map(|b| {
+        Body::new(Counted {
+            inner: b,
+            counter: bytes_in,
+        })
+    });
     let response = next.run(req).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    metrics.requests.get_or_create(&RequestLabels { route, method, status }).inc();
-    metrics.latency.get_or_create(&RouteLabels { route, method }).observe(elapsed.as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status,
+        })
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&RouteLabels { route, method })
+        .observe(elapsed.as_secs_f64());
     let user = response.extensions().get::<LogUser>().map(|u| u.0.clone());
     let user = user.as_deref().unwrap_or("-");
     let micros = elapsed.as_micros() as u64;
@@ -158,8 +204,16 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     } else {
         tracing::info!(target: "vouch::access", method, path, status, micros, user, "request");
     }
-    let bytes_out = metrics.bytes_out.get_or_create(&BytesLabels { route }).clone();
-    response.map(|b| Body::new(Counted { inner: b, counter: bytes_out }))
+    let bytes_out = metrics
+        .bytes_out
+        .get_or_create(&BytesLabels { route })
+        .clone();
+    response.map(|b| {
+        Body::new(Counted {
+            inner: b,
+            counter: bytes_out,
+        })
+    })
 }
 
 /// A body that counts the data bytes passing through it.
@@ -172,12 +226,15 @@ impl http_body::Body for Counted {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.counter.inc_by(data.len() as u64);
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.counter.inc_by(data.len() as u64);
         }
         polled
     }

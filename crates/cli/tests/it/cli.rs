@@ -5,7 +5,10 @@ use crate::common::*;
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = vouch().args(["serve", "--addr", "not-an-address"]).output().unwrap();
+    let out = vouch()
+        .args(["serve", "--addr", "not-an-address"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = vouch().arg("no-such-command").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -13,7 +16,10 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn missing_config_is_one_line_and_exit_2() {
-    let out = vouch().args(["serve", "--config", "/nonexistent/vouch.toml"]).output().unwrap();
+    let out = vouch()
+        .args(["serve", "--config", "/nonexistent/vouch.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -61,11 +61,18 @@ impl Server {
             }
         };
         let mut cmd = vouch();
-        cmd.args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--data"])
-            .arg(&data)
-            .args(&opts.extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(&data)
+        .args(&opts.extra_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if let Some(c) = &opts.config {
             cmd.arg("--config").arg(c);
         }
@@ -78,11 +85,12 @@ impl Server {
             std::thread::spawn(move || {
                 let mut sent = false;
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if !sent && line.contains("vouch registry listening") {
-                        if let Some(addr) = json_field(&line, "addr") {
-                            let _ = tx.send(addr);
-                            sent = true;
-                        }
+                    if !sent
+                        && line.contains("vouch registry listening")
+                        && let Some(addr) = json_field(&line, "addr")
+                    {
+                        let _ = tx.send(addr);
+                        sent = true;
                     }
                     let mut l = log.lock().unwrap();
                     l.push_str(&line);
@@ -97,7 +105,13 @@ impl Server {
                 panic!("vouch serve did not start:\n{}", log.lock().unwrap());
             }
         };
-        Server { child: Some(child), addr, data, log, _dir: dir }
+        Server {
+            child: Some(child),
+            addr,
+            data,
+            log,
+            _dir: dir,
+        }
     }
 
     /// `127.0.0.1:PORT`, as clients want the registry host.
@@ -128,14 +142,20 @@ impl Server {
     /// SIGTERM, then wait for a graceful exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("running");
-        let status = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(s) = c.try_wait().expect("wait") {
                 return s;
             }
-            assert!(Instant::now() < deadline, "vouch did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "vouch did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -171,15 +191,26 @@ impl Response {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 }
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`).
-pub fn http(method: &str, addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn http(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -192,21 +223,38 @@ pub fn http(method: &str, addr: SocketAddr, path: &str, headers: &[(&str, &str)]
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let body = if method == "HEAD" { Vec::new() } else { raw[split + 4..].to_vec() };
-    Response { status, headers, body }
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else {
+        raw[split + 4..].to_vec()
+    };
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Runs a command, failing the test with its output if it does not succeed.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -226,7 +274,11 @@ pub fn bcrypt_hash(password: &str) -> String {
         .env("VOUCH_PASSWORD", password)
         .output()
         .expect("run vouch hash-password");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

@@ -24,7 +24,12 @@ pub(super) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     Digest::parse(s).map_err(|e| ApiError::digest_invalid(e.to_string()))
 }
 
-pub async fn get(ctx: &Ctx<'_>, name: RepoName, digest: &str, head: bool) -> Result<Response, ApiError> {
+pub async fn get(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    digest: &str,
+    head: bool,
+) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Pull)?;
     let digest = parse_digest(digest)?;
     let (repo, d) = (name.clone(), digest.clone());
@@ -69,7 +74,8 @@ pub async fn get(ctx: &Ctx<'_>, name: RepoName, digest: &str, head: bool) -> Res
             .with_detail(json!({ "size": size }))
             .with_header(
                 header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}")).unwrap_or(HeaderValue::from_static("bytes */0")),
+                HeaderValue::from_str(&format!("bytes */{size}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
             ));
         }
     };
@@ -91,11 +97,14 @@ async fn open_body(ctx: &Ctx<'_>, digest: &Digest, start: u64, len: u64) -> Resu
                 Err(e) => return Err(StoreError::io("open", path)(e)),
             };
             if start > 0 {
-                file.seek(SeekFrom::Start(start)).map_err(StoreError::io("seek", &path))?;
+                file.seek(SeekFrom::Start(start))
+                    .map_err(StoreError::io("seek", &path))?;
             }
             if len <= CHUNK as u64 {
                 let mut buf = Vec::with_capacity(len as usize);
-                file.take(len).read_to_end(&mut buf).map_err(StoreError::io("read", &path))?;
+                file.take(len)
+                    .read_to_end(&mut buf)
+                    .map_err(StoreError::io("read", &path))?;
                 return Ok(Some(Ok(Bytes::from(buf))));
             }
             Ok(Some(Err((file, path))))
@@ -151,7 +160,10 @@ fn stream_file(file: std::fs::File, path: std::path::PathBuf, len: u64) -> Body 
 enum RangeSpec {
     Full,
     /// Inclusive byte range.
-    Partial { start: u64, end: u64 },
+    Partial {
+        start: u64,
+        end: u64,
+    },
     Unsatisfiable,
 }
 
@@ -173,17 +185,26 @@ fn parse_range(header: Option<&str>, size: u64) -> RangeSpec {
         (true, false) => match parse(last) {
             Some(0) | None => RangeSpec::Unsatisfiable,
             Some(_) if size == 0 => RangeSpec::Unsatisfiable,
-            Some(n) => RangeSpec::Partial { start: size.saturating_sub(n), end: size - 1 },
+            Some(n) => RangeSpec::Partial {
+                start: size.saturating_sub(n),
+                end: size - 1,
+            },
         },
         // bytes=A-
         (false, true) => match parse(first) {
-            Some(a) if a < size => RangeSpec::Partial { start: a, end: size - 1 },
+            Some(a) if a < size => RangeSpec::Partial {
+                start: a,
+                end: size - 1,
+            },
             Some(_) => RangeSpec::Unsatisfiable,
             None => RangeSpec::Full,
         },
         // bytes=A-B
         (false, false) => match (parse(first), parse(last)) {
-            (Some(a), Some(b)) if a <= b && a < size => RangeSpec::Partial { start: a, end: b.min(size - 1) },
+            (Some(a), Some(b)) if a <= b && a < size => RangeSpec::Partial {
+                start: a,
+                end: b.min(size - 1),
+            },
             (Some(_), Some(_)) => RangeSpec::Unsatisfiable,
             _ => RangeSpec::Full,
         },
@@ -195,11 +216,18 @@ pub async fn delete(ctx: &Ctx<'_>, name: RepoName, digest: &str) -> Result<Respo
     ctx.app.auth.authorize(&ctx.who, &name, Action::Delete)?;
     let digest = parse_digest(digest)?;
     let d = digest.clone();
-    let deleted = ctx.app.blocking(move |app| app.meta.delete_blob_link(&name, &d)).await?;
+    let deleted = ctx
+        .app
+        .blocking(move |app| app.meta.delete_blob_link(&name, &d))
+        .await?;
     if !deleted {
         return Err(ApiError::blob_unknown(&digest));
     }
-    Ok(respond(StatusCode::ACCEPTED, &[(header::CONTENT_LENGTH, "0".to_owned())], Body::empty()))
+    Ok(respond(
+        StatusCode::ACCEPTED,
+        &[(header::CONTENT_LENGTH, "0".to_owned())],
+        Body::empty(),
+    ))
 }
 
 #[cfg(test)]
@@ -212,11 +240,41 @@ mod tests {
         let size = 2048;
         let table: &[(Option<&str>, RangeSpec)] = &[
             (None, Full),
-            (Some("bytes=500-1499"), Partial { start: 500, end: 1499 }),
-            (Some("bytes=500-"), Partial { start: 500, end: 2047 }),
-            (Some("bytes=-500"), Partial { start: 1548, end: 2047 }),
-            (Some("bytes=-5000"), Partial { start: 0, end: 2047 }),
-            (Some("bytes=2000-5000"), Partial { start: 2000, end: 2047 }),
+            (
+                Some("bytes=500-1499"),
+                Partial {
+                    start: 500,
+                    end: 1499,
+                },
+            ),
+            (
+                Some("bytes=500-"),
+                Partial {
+                    start: 500,
+                    end: 2047,
+                },
+            ),
+            (
+                Some("bytes=-500"),
+                Partial {
+                    start: 1548,
+                    end: 2047,
+                },
+            ),
+            (
+                Some("bytes=-5000"),
+                Partial {
+                    start: 0,
+                    end: 2047,
+                },
+            ),
+            (
+                Some("bytes=2000-5000"),
+                Partial {
+                    start: 2000,
+                    end: 2047,
+                },
+            ),
             (Some("bytes=500-0"), Unsatisfiable),
             (Some("bytes=5000-10000"), Unsatisfiable),
             (Some("bytes=2048-"), Unsatisfiable),

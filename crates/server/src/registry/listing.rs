@@ -20,7 +20,11 @@ pub fn base(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, "{}".into(), &[]))
 }
 
-fn json_response(status: StatusCode, body: String, extra: &[(axum::http::HeaderName, String)]) -> Response {
+fn json_response(
+    status: StatusCode,
+    body: String,
+    extra: &[(axum::http::HeaderName, String)],
+) -> Response {
     let mut headers = vec![(header::CONTENT_TYPE, "application/json".to_owned())];
     headers.extend_from_slice(extra);
     respond(status, &headers, Body::from(body))
@@ -33,7 +37,9 @@ fn page_size(ctx: &Ctx<'_>) -> Result<Option<usize>, ApiError> {
         Some(n) => n
             .parse::<usize>()
             .map(|n| Some(n.min(MAX_PAGE)))
-            .map_err(|_| ApiError::unsupported(StatusCode::BAD_REQUEST, "n must be a non-negative integer")),
+            .map_err(|_| {
+                ApiError::unsupported(StatusCode::BAD_REQUEST, "n must be a non-negative integer")
+            }),
     }
 }
 
@@ -61,12 +67,15 @@ pub async fn tags(ctx: &Ctx<'_>, name: RepoName) -> Result<Response, ApiError> {
         return Err(ApiError::name_unknown(&name));
     };
     let mut extra = Vec::new();
-    if let Some(n) = n {
-        if tags.len() > n {
-            tags.truncate(n);
-            if let Some(last) = tags.last() {
-                extra.push((header::LINK, next_link(&format!("/v2/{name}/tags/list"), n, last)));
-            }
+    if let Some(n) = n
+        && tags.len() > n
+    {
+        tags.truncate(n);
+        if let Some(last) = tags.last() {
+            extra.push((
+                header::LINK,
+                next_link(&format!("/v2/{name}/tags/list"), n, last),
+            ));
         }
     }
     let body = json!({ "name": name.as_str(), "tags": tags }).to_string();
@@ -84,15 +93,19 @@ pub async fn catalog(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let mut repos: Vec<String> = Vec::new();
     let mut more = false;
     // Filtering by permission can drop rows, so read in batches until the page is full.
-    while n > 0 {
+    while !more && n > 0 {
         let batch_size = (n + 1).max(128);
         let after = last.clone();
-        let batch = ctx.app.blocking(move |app| app.meta.catalog(after.as_deref(), batch_size)).await?;
+        let batch = ctx
+            .app
+            .blocking(move |app| app.meta.catalog(after.as_deref(), batch_size))
+            .await?;
         let exhausted = batch.len() < batch_size;
         for repo in batch {
             last = Some(repo.clone());
             let visible = admin
-                || RepoName::parse(&repo).is_ok_and(|r| ctx.app.auth.can(&ctx.who, &r, Action::Pull));
+                || RepoName::parse(&repo)
+                    .is_ok_and(|r| ctx.app.auth.can(&ctx.who, &r, Action::Pull));
             if !visible {
                 continue;
             }
@@ -102,23 +115,29 @@ pub async fn catalog(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             }
             repos.push(repo);
         }
-        if more || exhausted {
+        if exhausted {
             break;
         }
     }
     let mut extra = Vec::new();
-    if more {
-        if let Some(last) = repos.last() {
-            extra.push((header::LINK, next_link("/v2/_catalog", n, last)));
-        }
+    if more && let Some(last) = repos.last() {
+        extra.push((header::LINK, next_link("/v2/_catalog", n, last)));
     }
-    Ok(json_response(StatusCode::OK, json!({ "repositories": repos }).to_string(), &extra))
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "repositories": repos }).to_string(),
+        &extra,
+    ))
 }
 
 pub async fn referrers(ctx: &Ctx<'_>, name: RepoName, digest: &str) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Pull)?;
     let subject = Digest::parse(digest).map_err(|e| ApiError::digest_invalid(e.to_string()))?;
-    let filter = ctx.query.get("artifactType").filter(|a| !a.is_empty()).map(str::to_owned);
+    let filter = ctx
+        .query
+        .get("artifactType")
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
     let applied = filter.is_some();
     let rows = ctx
         .app
@@ -131,10 +150,10 @@ pub async fn referrers(ctx: &Ctx<'_>, name: RepoName, digest: &str) -> Result<Re
             if let Some(a) = r.artifact_type {
                 d["artifactType"] = Value::String(a);
             }
-            if let Some(text) = r.annotations {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    d["annotations"] = v;
-                }
+            if let Some(text) = r.annotations
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+            {
+                d["annotations"] = v;
             }
             d
         })

@@ -20,12 +20,24 @@ fn parse_reference(reference: &str) -> Result<Reference, ApiError> {
     Reference::parse(reference).map_err(ApiError::from_name_error)
 }
 
-pub async fn get(ctx: &Ctx<'_>, name: RepoName, reference: &str, head: bool) -> Result<Response, ApiError> {
+pub async fn get(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    reference: &str,
+    head: bool,
+) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Pull)?;
     let reference = parse_reference(reference)?;
     let (repo, r) = (name.clone(), reference.clone());
-    let found = ctx.app.blocking(move |app| app.meta.manifest(&repo, &r, !head)).await?;
-    let Some((found, content)) = found else {
+    let found = ctx
+        .app
+        .blocking(move |app| app.meta.manifest(&repo, &r, !head))
+        .await?;
+    let Some(crate::store::meta::FoundManifest {
+        head: found,
+        content,
+    }) = found
+    else {
         return Err(not_found(ctx, name, &reference).await);
     };
     let headers = [
@@ -44,14 +56,23 @@ pub async fn get(ctx: &Ctx<'_>, name: RepoName, reference: &str, head: bool) -> 
 /// 404 with the most useful code: the repository or the manifest is unknown.
 async fn not_found(ctx: &Ctx<'_>, name: RepoName, reference: &Reference) -> ApiError {
     let repo = name.clone();
-    match ctx.app.blocking(move |app| app.meta.repo_exists(&repo)).await {
+    match ctx
+        .app
+        .blocking(move |app| app.meta.repo_exists(&repo))
+        .await
+    {
         Ok(false) => ApiError::name_unknown(&name),
         Ok(true) => ApiError::manifest_unknown(reference),
         Err(e) => e,
     }
 }
 
-pub async fn put(ctx: &Ctx<'_>, name: RepoName, reference: &str, body: Body) -> Result<Response, ApiError> {
+pub async fn put(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    reference: &str,
+    body: Body,
+) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Push)?;
     let reference = parse_reference(reference)?;
     let mut tags = Vec::new();
@@ -77,15 +98,21 @@ pub async fn put(ctx: &Ctx<'_>, name: RepoName, reference: &str, body: Body) -> 
         Reference::Digest(d) => {
             let actual = Digest::compute(d.algorithm(), &content);
             if actual != *d {
-                return Err(ApiError::digest_invalid("manifest content does not match the digest in the URL")
-                    .with_detail(json!({ "expected": d.as_str(), "actual": actual.as_str() })));
+                return Err(ApiError::digest_invalid(
+                    "manifest content does not match the digest in the URL",
+                )
+                .with_detail(json!({ "expected": d.as_str(), "actual": actual.as_str() })));
             }
             actual
         }
         Reference::Tag(_) => Digest::compute(Algorithm::Sha256, &content),
     };
-    let content_type = ctx.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let manifest = Manifest::parse(content_type, &content).map_err(|e| ApiError::manifest_invalid(e.to_string()))?;
+    let content_type = ctx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let manifest = Manifest::parse(content_type, &content)
+        .map_err(|e| ApiError::manifest_invalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.to_string());
 
     let (repo, d) = (name.clone(), digest.clone());
@@ -119,13 +146,18 @@ pub async fn put(ctx: &Ctx<'_>, name: RepoName, reference: &str, body: Body) -> 
 /// Reads a manifest body, refusing more than `limit` bytes with 413.
 async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ManifestInvalid, "manifest too large")
-            .with_detail(json!({ "limit": limit }))
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::ManifestInvalid,
+            "manifest too large",
+        )
+        .with_detail(json!({ "limit": limit }))
     };
     let mut body = body;
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::manifest_invalid(format!("request body ended early: {e}")))?;
+        let frame = frame
+            .map_err(|e| ApiError::manifest_invalid(format!("request body ended early: {e}")))?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > limit {
                 return Err(too_large());
@@ -150,5 +182,9 @@ pub async fn delete(ctx: &Ctx<'_>, name: RepoName, reference: &str) -> Result<Re
     if !deleted {
         return Err(not_found(ctx, name, &reference).await);
     }
-    Ok(respond(StatusCode::ACCEPTED, &[(header::CONTENT_LENGTH, "0".to_owned())], Body::empty()))
+    Ok(respond(
+        StatusCode::ACCEPTED,
+        &[(header::CONTENT_LENGTH, "0".to_owned())],
+        Body::empty(),
+    ))
 }

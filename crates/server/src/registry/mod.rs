@@ -52,11 +52,17 @@ impl Query {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all<'q>(&'q self, key: &'q str) -> impl Iterator<Item = &'q str> + 'q {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -87,29 +93,51 @@ async fn handle(
         *who_name = Some(Arc::clone(n));
     }
     let Some(route) = Route::parse(rest)? else {
-        return Err(ApiError::unsupported(StatusCode::NOT_FOUND, "no such endpoint"));
+        return Err(ApiError::unsupported(
+            StatusCode::NOT_FOUND,
+            "no such endpoint",
+        ));
     };
-    let ctx = Ctx { app, who, headers: &parts.headers, query: Query::parse(parts.uri.query()) };
+    let ctx = Ctx {
+        app,
+        who,
+        headers: &parts.headers,
+        query: Query::parse(parts.uri.query()),
+    };
     let method = &parts.method;
     match route {
         Route::Base if is_read(method) => listing::base(&ctx),
         Route::Catalog if method == Method::GET => listing::catalog(&ctx).await,
         Route::Tags(name) if method == Method::GET => listing::tags(&ctx, name).await,
-        Route::Referrers(name, d) if method == Method::GET => listing::referrers(&ctx, name, &d).await,
+        Route::Referrers(name, d) if method == Method::GET => {
+            listing::referrers(&ctx, name, &d).await
+        }
         Route::Manifest(name, r) if is_read(method) => {
             manifests::get(&ctx, name, &r, method == Method::HEAD).await
         }
-        Route::Manifest(name, r) if method == Method::PUT => manifests::put(&ctx, name, &r, body).await,
-        Route::Manifest(name, r) if method == Method::DELETE => manifests::delete(&ctx, name, &r).await,
+        Route::Manifest(name, r) if method == Method::PUT => {
+            manifests::put(&ctx, name, &r, body).await
+        }
+        Route::Manifest(name, r) if method == Method::DELETE => {
+            manifests::delete(&ctx, name, &r).await
+        }
         Route::Blob(name, d) if is_read(method) => {
             blobs::get(&ctx, name, &d, method == Method::HEAD).await
         }
         Route::Blob(name, d) if method == Method::DELETE => blobs::delete(&ctx, name, &d).await,
-        Route::UploadStart(name) if method == Method::POST => uploads::start(&ctx, name, body).await,
+        Route::UploadStart(name) if method == Method::POST => {
+            uploads::start(&ctx, name, body).await
+        }
         Route::Upload(name, id) if method == Method::GET => uploads::status(&ctx, name, &id).await,
-        Route::Upload(name, id) if method == Method::PATCH => uploads::patch(&ctx, name, &id, body).await,
-        Route::Upload(name, id) if method == Method::PUT => uploads::put(&ctx, name, &id, body).await,
-        Route::Upload(name, id) if method == Method::DELETE => uploads::cancel(&ctx, name, &id).await,
+        Route::Upload(name, id) if method == Method::PATCH => {
+            uploads::patch(&ctx, name, &id, body).await
+        }
+        Route::Upload(name, id) if method == Method::PUT => {
+            uploads::put(&ctx, name, &id, body).await
+        }
+        Route::Upload(name, id) if method == Method::DELETE => {
+            uploads::cancel(&ctx, name, &id).await
+        }
         route => Err(method_not_allowed(&route)),
     }
 }
@@ -127,12 +155,19 @@ fn method_not_allowed(route: &Route) -> ApiError {
         Route::UploadStart(_) => "POST",
         Route::Upload(..) => "GET, PATCH, PUT, DELETE",
     };
-    ApiError::unsupported(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
-        .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    ApiError::unsupported(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    )
+    .with_header(header::ALLOW, HeaderValue::from_static(allow))
 }
 
 /// A response with headers and an optional body.
-pub(crate) fn respond(status: StatusCode, headers: &[(HeaderName, String)], body: Body) -> Response {
+pub(crate) fn respond(
+    status: StatusCode,
+    headers: &[(HeaderName, String)],
+    body: Body,
+) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let map = response.headers_mut();
@@ -169,7 +204,10 @@ impl HoldsSpool for Spool {
 /// with the writer, so a cancelled request cannot release a session while bytes are still being
 /// written. The outer error is a lost writer thread; the inner result says whether the body
 /// arrived whole (only then may the caller apply it).
-pub(crate) async fn receive<H: HoldsSpool>(holder: H, body: Body) -> Result<(H, Result<Appended, ApiError>), ApiError> {
+pub(crate) async fn receive<H: HoldsSpool>(
+    holder: H,
+    body: Body,
+) -> Result<(H, Result<Appended, ApiError>), ApiError> {
     let (tx, rx) = mpsc::channel::<Bytes>(SPOOL_QUEUE);
     let writer = tokio::task::spawn_blocking(move || {
         let result = holder.spool().append(rx);
@@ -180,10 +218,11 @@ pub(crate) async fn receive<H: HoldsSpool>(holder: H, body: Body) -> Result<(H, 
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    if !data.is_empty() && tx.send(data).await.is_err() {
-                        break; // the writer stopped; its error says why
-                    }
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                    && tx.send(data).await.is_err()
+                {
+                    break; // the writer stopped; its error says why
                 }
             }
             Err(e) => {
@@ -196,7 +235,9 @@ pub(crate) async fn receive<H: HoldsSpool>(holder: H, body: Body) -> Result<(H, 
     let (holder, written) = writer.await?;
     let result = match (written, body_error) {
         (Err(e), _) => Err(ApiError::from(e)),
-        (Ok(_), Some(e)) => Err(ApiError::upload_invalid(format!("request body ended early: {e}"))),
+        (Ok(_), Some(e)) => Err(ApiError::upload_invalid(format!(
+            "request body ended early: {e}"
+        ))),
         (Ok(appended), None) => Ok(appended),
     };
     Ok((holder, result))

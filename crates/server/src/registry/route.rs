@@ -81,18 +81,33 @@ mod tests {
         assert_eq!(parse(""), Some(Route::Base));
         assert_eq!(parse("_catalog"), Some(Route::Catalog));
         assert_eq!(parse("a/b/tags/list"), Some(Route::Tags(n("a/b"))));
-        assert_eq!(parse("a/manifests/latest"), Some(Route::Manifest(n("a"), "latest".into())));
+        assert_eq!(
+            parse("a/manifests/latest"),
+            Some(Route::Manifest(n("a"), "latest".into()))
+        );
         // Endpoint words are fine as name components.
         assert_eq!(
             parse("manifests/blobs/manifests/v1"),
             Some(Route::Manifest(n("manifests/blobs"), "v1".into()))
         );
-        assert_eq!(parse("a/blobs/sha256:00"), Some(Route::Blob(n("a"), "sha256:00".into())));
+        assert_eq!(
+            parse("a/blobs/sha256:00"),
+            Some(Route::Blob(n("a"), "sha256:00".into()))
+        );
         assert_eq!(parse("a/blobs/uploads/"), Some(Route::UploadStart(n("a"))));
         assert_eq!(parse("a/blobs/uploads"), Some(Route::UploadStart(n("a"))));
-        assert_eq!(parse("a/b/blobs/uploads/abc"), Some(Route::Upload(n("a/b"), "abc".into())));
-        assert_eq!(parse("blobs/uploads/blobs/uploads/"), Some(Route::UploadStart(n("blobs/uploads"))));
-        assert_eq!(parse("a/referrers/sha256:00"), Some(Route::Referrers(n("a"), "sha256:00".into())));
+        assert_eq!(
+            parse("a/b/blobs/uploads/abc"),
+            Some(Route::Upload(n("a/b"), "abc".into()))
+        );
+        assert_eq!(
+            parse("blobs/uploads/blobs/uploads/"),
+            Some(Route::UploadStart(n("blobs/uploads")))
+        );
+        assert_eq!(
+            parse("a/referrers/sha256:00"),
+            Some(Route::Referrers(n("a"), "sha256:00".into()))
+        );
         assert_eq!(parse("a"), None);
         assert_eq!(parse("a/b"), None);
         assert_eq!(parse("a/tags/other"), None);
@@ -101,7 +116,12 @@ mod tests {
 
     #[test]
     fn bad_names_are_name_invalid() {
-        for p in ["A/manifests/x", "/manifests/x", "a//b/tags/list", "a/../b/blobs/uploads/"] {
+        for p in [
+            "A/manifests/x",
+            "/manifests/x",
+            "a//b/tags/list",
+            "a/../b/blobs/uploads/",
+        ] {
             let err = Route::parse(p).unwrap_err();
             assert_eq!(err.code(), crate::error::ErrorCode::NameInvalid, "{p}");
         }

@@ -44,7 +44,11 @@ pub async fn start(ctx: &Ctx<'_>, name: RepoName, body: Body) -> Result<Response
 
 /// Links `digest` into `name` from `from` (or, without `from`, from any repository the caller
 /// may pull from). `None` if that is not possible.
-async fn try_mount(ctx: &Ctx<'_>, name: &RepoName, digest: &Digest) -> Result<Option<Response>, ApiError> {
+async fn try_mount(
+    ctx: &Ctx<'_>,
+    name: &RepoName,
+    digest: &Digest,
+) -> Result<Option<Response>, ApiError> {
     let sources: Vec<RepoName> = match ctx.query.get("from") {
         Some(from) => match RepoName::parse(from) {
             Ok(r) => vec![r],
@@ -52,11 +56,20 @@ async fn try_mount(ctx: &Ctx<'_>, name: &RepoName, digest: &Digest) -> Result<Op
         },
         None => {
             let d = digest.clone();
-            let names = ctx.app.blocking(move |app| app.meta.repos_with_blob(&d)).await?;
-            names.iter().filter_map(|n| RepoName::parse(n).ok()).collect()
+            let names = ctx
+                .app
+                .blocking(move |app| app.meta.repos_with_blob(&d))
+                .await?;
+            names
+                .iter()
+                .filter_map(|n| RepoName::parse(n).ok())
+                .collect()
         }
     };
-    let Some(source) = sources.into_iter().find(|s| ctx.app.auth.can(&ctx.who, s, Action::Pull)) else {
+    let Some(source) = sources
+        .into_iter()
+        .find(|s| ctx.app.auth.can(&ctx.who, s, Action::Pull))
+    else {
         return Ok(None);
     };
     let (target, d) = (name.clone(), digest.clone());
@@ -73,7 +86,12 @@ async fn try_mount(ctx: &Ctx<'_>, name: &RepoName, digest: &Digest) -> Result<Op
 }
 
 /// A single POST carrying the whole blob.
-async fn monolithic(ctx: &Ctx<'_>, name: RepoName, digest: Digest, body: Body) -> Result<Response, ApiError> {
+async fn monolithic(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    digest: Digest,
+    body: Body,
+) -> Result<Response, ApiError> {
     let spool = ctx.app.uploads.monolithic_spool(digest.algorithm());
     let (mut spool, appended) = receive(spool, body).await?;
     match appended {
@@ -89,14 +107,22 @@ async fn monolithic(ctx: &Ctx<'_>, name: RepoName, digest: Digest, body: Body) -
 
 async fn discard(app: &Arc<App>, spool: Spool) {
     let path = spool.path().to_owned();
-    if let Err(e) = app.blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path)).await {
+    if let Err(e) = app
+        .blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path))
+        .await
+    {
         tracing::warn!(error = %e, "could not remove a failed upload's spool");
     }
 }
 
 /// Verifies the spooled bytes against `digest` and, if they match, installs the blob durably
 /// and links it into the repository.
-async fn commit<H: HoldsSpool>(app: &Arc<App>, name: &RepoName, digest: &Digest, holder: H) -> Result<H, ApiError> {
+async fn commit<H: HoldsSpool>(
+    app: &Arc<App>,
+    name: &RepoName,
+    digest: &Digest,
+    holder: H,
+) -> Result<H, ApiError> {
     let (repo, want) = (name.clone(), digest.clone());
     let app2 = Arc::clone(app);
     let (holder, outcome) = tokio::task::spawn_blocking(move || {
@@ -109,7 +135,8 @@ async fn commit<H: HoldsSpool>(app: &Arc<App>, name: &RepoName, digest: &Digest,
             spool.sync()?;
             let size = spool.size();
             let path = spool.path().to_owned();
-            app2.meta.commit_blob(&repo, &want, size, || app2.blobs.install(&path, &want))?;
+            app2.meta
+                .commit_blob(&repo, &want, size, || app2.blobs.install(&path, &want))?;
             Ok(Ok(()))
         })();
         (holder, outcome)
@@ -130,7 +157,10 @@ async fn commit<H: HoldsSpool>(app: &Arc<App>, name: &RepoName, digest: &Digest,
 async fn cleanup_then<H: HoldsSpool>(app: &Arc<App>, holder: H, err: ApiError) -> ApiError {
     let path = holder.spool().path().to_owned();
     drop(holder);
-    if let Err(e) = app.blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path)).await {
+    if let Err(e) = app
+        .blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path))
+        .await
+    {
         tracing::warn!(error = %e, "could not remove a failed upload's bytes");
     }
     err
@@ -174,9 +204,12 @@ fn session_response(status: StatusCode, name: &RepoName, session: &Session) -> R
 async fn checkout(ctx: &Ctx<'_>, name: &RepoName, id: &str) -> Result<Session, ApiError> {
     ctx.app.auth.authorize(&ctx.who, name, Action::Push)?;
     let id = id.to_owned();
-    let checked = ctx.app.blocking(move |app| app.uploads.checkout(&id)).await?;
+    let checked = ctx
+        .app
+        .blocking(move |app| app.uploads.checkout(&id))
+        .await?;
     let session = match checked {
-        Checkout::Ready(s) => s,
+        Checkout::Ready(s) => *s,
         Checkout::Busy => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -207,9 +240,15 @@ fn chunk_range(ctx: &Ctx<'_>) -> Result<Option<(u64, u64)>, ApiError> {
     let bad = || ApiError::upload_invalid("Content-Range must be <start>-<end>");
     let text = value.to_str().map_err(|_| bad())?.trim();
     // The spec's form is bare; tolerate an HTTP-style unit some clients add.
-    let text = text.strip_prefix("bytes=").or_else(|| text.strip_prefix("bytes ")).unwrap_or(text);
+    let text = text
+        .strip_prefix("bytes=")
+        .or_else(|| text.strip_prefix("bytes "))
+        .unwrap_or(text);
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let (a, b) = (a.parse::<u64>().map_err(|_| bad())?, b.parse::<u64>().map_err(|_| bad())?);
+    let (a, b) = (
+        a.parse::<u64>().map_err(|_| bad())?,
+        b.parse::<u64>().map_err(|_| bad())?,
+    );
     if b < a {
         return Err(bad());
     }
@@ -225,7 +264,12 @@ fn declared_length(ctx: &Ctx<'_>) -> Option<u64> {
 
 /// Appends the request body to the session. On a range that does not continue the upload the
 /// session is untouched and the error is 416 with the current range.
-async fn append_chunk(ctx: &Ctx<'_>, name: &RepoName, session: Session, body: Body) -> Result<Session, ApiError> {
+async fn append_chunk(
+    ctx: &Ctx<'_>,
+    name: &RepoName,
+    session: Session,
+    body: Body,
+) -> Result<Session, ApiError> {
     let range = chunk_range(ctx)?;
     let size = session.spool.size();
     if let Some((start, end)) = range {
@@ -237,42 +281,55 @@ async fn append_chunk(ctx: &Ctx<'_>, name: &RepoName, session: Session, body: Bo
             )
             .with_detail(json!({ "offset": size }));
             for (h, v) in session_headers(name, &session) {
-                if h != header::CONTENT_LENGTH {
-                    if let Ok(v) = HeaderValue::from_str(&v) {
-                        err = err.with_header(h, v);
-                    }
+                if h != header::CONTENT_LENGTH
+                    && let Ok(v) = HeaderValue::from_str(&v)
+                {
+                    err = err.with_header(h, v);
                 }
             }
             return Err(err);
         }
-        if let Some(len) = declared_length(ctx) {
-            if len != end - start + 1 {
-                return Err(ApiError::size_invalid("Content-Length does not match Content-Range"));
-            }
+        if let Some(len) = declared_length(ctx)
+            && len != end - start + 1
+        {
+            return Err(ApiError::size_invalid(
+                "Content-Length does not match Content-Range",
+            ));
         }
     }
     let (mut session, appended) = receive(session, body).await?;
     let appended = appended?;
-    if let Some((start, end)) = range {
-        if appended.written != end - start + 1 {
-            return Err(ApiError::size_invalid("chunk length does not match Content-Range"));
-        }
+    if let Some((start, end)) = range
+        && appended.written != end - start + 1
+    {
+        return Err(ApiError::size_invalid(
+            "chunk length does not match Content-Range",
+        ));
     }
     session.spool.apply(appended);
     Ok(session)
 }
 
-pub async fn patch(ctx: &Ctx<'_>, name: RepoName, id: &str, body: Body) -> Result<Response, ApiError> {
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    id: &str,
+    body: Body,
+) -> Result<Response, ApiError> {
     let session = checkout(ctx, &name, id).await?;
     let session = append_chunk(ctx, &name, session, body).await?;
     Ok(session_response(StatusCode::ACCEPTED, &name, &session))
 }
 
-pub async fn put(ctx: &Ctx<'_>, name: RepoName, id: &str, body: Body) -> Result<Response, ApiError> {
-    let digest = ctx
-        .query
-        .get("digest")
-        .ok_or_else(|| ApiError::digest_invalid("the digest query parameter is required to finish an upload"))?;
+pub async fn put(
+    ctx: &Ctx<'_>,
+    name: RepoName,
+    id: &str,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let digest = ctx.query.get("digest").ok_or_else(|| {
+        ApiError::digest_invalid("the digest query parameter is required to finish an upload")
+    })?;
     let digest = parse_digest(digest)?;
     let session = checkout(ctx, &name, id).await?;
     let session = append_chunk(ctx, &name, session, body).await?;

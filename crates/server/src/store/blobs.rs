@@ -64,7 +64,9 @@ impl BlobStore {
     /// trash path, or `None` if the file was already gone.
     pub fn move_to_trash(&self, digest: &Digest) -> Result<Option<PathBuf>, StoreError> {
         let src = self.path(digest);
-        let dest = self.trash.join(format!("{}-{}", digest.algorithm(), digest.hex()));
+        let dest = self
+            .trash
+            .join(format!("{}-{}", digest.algorithm(), digest.hex()));
         match fs::rename(&src, &dest) {
             Ok(()) => Ok(Some(dest)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -101,16 +103,28 @@ impl BlobStore {
         let mut out = Vec::new();
         for alg in [oci::Algorithm::Sha256, oci::Algorithm::Sha512] {
             let alg_dir = self.root.join(alg.as_str());
-            let Ok(prefixes) = fs::read_dir(&alg_dir) else { continue };
+            let Ok(prefixes) = fs::read_dir(&alg_dir) else {
+                continue;
+            };
             for prefix in prefixes {
                 let prefix = prefix.map_err(StoreError::io("read", &alg_dir))?;
-                let Ok(files) = fs::read_dir(prefix.path()) else { continue };
+                let Ok(files) = fs::read_dir(prefix.path()) else {
+                    continue;
+                };
                 for file in files {
                     let file = file.map_err(StoreError::io("read", prefix.path()))?;
                     let name = file.file_name().to_string_lossy().into_owned();
-                    let Ok(digest) = Digest::parse(&format!("{alg}:{name}")) else { continue };
-                    let meta = file.metadata().map_err(StoreError::io("stat", file.path()))?;
-                    out.push((digest, meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+                    let Ok(digest) = Digest::parse(&format!("{alg}:{name}")) else {
+                        continue;
+                    };
+                    let meta = file
+                        .metadata()
+                        .map_err(StoreError::io("stat", file.path()))?;
+                    out.push((
+                        digest,
+                        meta.len(),
+                        meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                    ));
                 }
             }
         }

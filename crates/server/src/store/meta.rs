@@ -81,6 +81,13 @@ pub struct ManifestHead {
     pub size: u64,
 }
 
+/// A manifest found by tag or digest, with its bytes when they were asked for.
+#[derive(Debug, Clone)]
+pub struct FoundManifest {
+    pub head: ManifestHead,
+    pub content: Option<Vec<u8>>,
+}
+
 /// One referrer of a subject, as the referrers API lists it.
 #[derive(Debug, Clone)]
 pub struct Referrer {
@@ -120,18 +127,27 @@ impl Meta {
         let writer = open_connection(&path)?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!("cannot enable WAL mode (got {mode})")));
+            return Err(StoreError::Corrupt(format!(
+                "cannot enable WAL mode (got {mode})"
+            )));
         }
         let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         writer.execute_batch(SCHEMA)?;
         writer.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<_, _>>()?;
-        Ok(Meta { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        Ok(Meta {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
@@ -166,7 +182,7 @@ impl Meta {
         repo: &RepoName,
         reference: &Reference,
         with_content: bool,
-    ) -> Result<Option<(ManifestHead, Option<Vec<u8>>)>, StoreError> {
+    ) -> Result<Option<FoundManifest>, StoreError> {
         let content_col = if with_content { "m.content" } else { "NULL" };
         let (sql, key) = match reference {
             Reference::Tag(t) => (
@@ -200,18 +216,32 @@ impl Meta {
         let Some((digest, media_type, size, content)) = row else {
             return Ok(None);
         };
-        let digest = Digest::parse(&digest).map_err(|e| StoreError::Corrupt(format!("manifest digest {digest:?}: {e}")))?;
-        Ok(Some((ManifestHead { digest, media_type, size: size as u64 }, content)))
+        let digest = Digest::parse(&digest)
+            .map_err(|e| StoreError::Corrupt(format!("manifest digest {digest:?}: {e}")))?;
+        Ok(Some(FoundManifest {
+            head: ManifestHead {
+                digest,
+                media_type,
+                size: size as u64,
+            },
+            content,
+        }))
     }
 
     /// The size of a blob if `repo` may serve it.
-    pub fn blob_in_repo(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>, StoreError> {
+    pub fn blob_in_repo(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
                  WHERE rb.repo = (SELECT id FROM repos WHERE name = ?1) AND rb.digest = ?2",
             )?
-            .query_row(params![repo.as_str(), digest.as_str()], |r| r.get::<_, i64>(0))
+            .query_row(params![repo.as_str(), digest.as_str()], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()
         })
         .map(|o| o.map(|s| s as u64))
@@ -230,7 +260,12 @@ impl Meta {
     }
 
     /// Tags after `last` in byte order, at most `limit`; `None` if the repository is unknown.
-    pub fn tags(&self, repo: &RepoName, last: Option<&str>, limit: usize) -> Result<Option<Vec<String>>, StoreError> {
+    pub fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         self.read(|c| {
             let id: Option<i64> = c
                 .prepare_cached("SELECT id FROM repos WHERE name = ?1")?
@@ -238,7 +273,9 @@ impl Meta {
                 .optional()?;
             let Some(id) = id else { return Ok(None) };
             let tags = c
-                .prepare_cached("SELECT name FROM tags WHERE repo = ?1 AND name > ?2 ORDER BY name LIMIT ?3")?
+                .prepare_cached(
+                    "SELECT name FROM tags WHERE repo = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+                )?
                 .query_map(params![id, last.unwrap_or(""), limit as i64], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(Some(tags))
@@ -272,15 +309,18 @@ impl Meta {
                    AND (?3 IS NULL OR artifact_type = ?3)
                  ORDER BY id",
             )?
-            .query_map(params![repo.as_str(), subject.as_str(), artifact_type], |r| {
-                Ok(Referrer {
-                    digest: r.get(0)?,
-                    media_type: r.get(1)?,
-                    size: r.get::<_, i64>(2)? as u64,
-                    artifact_type: r.get(3)?,
-                    annotations: r.get(4)?,
-                })
-            })?
+            .query_map(
+                params![repo.as_str(), subject.as_str(), artifact_type],
+                |r| {
+                    Ok(Referrer {
+                        digest: r.get(0)?,
+                        media_type: r.get(1)?,
+                        size: r.get::<_, i64>(2)? as u64,
+                        artifact_type: r.get(3)?,
+                        annotations: r.get(4)?,
+                    })
+                },
+            )?
             .collect()
         })
     }
@@ -308,7 +348,12 @@ impl Meta {
 
     /// Links an existing blob into `repo` (a mount). Returns its size, or `None` if the blob is
     /// not (or no longer) stored, in which case nothing changes.
-    pub fn mount_blob(&self, repo: &RepoName, digest: &Digest, exists_on_disk: impl FnOnce() -> bool) -> Result<Option<u64>, StoreError> {
+    pub fn mount_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        exists_on_disk: impl FnOnce() -> bool,
+    ) -> Result<Option<u64>, StoreError> {
         self.write(|tx| {
             let size: Option<i64> = tx
                 .prepare_cached("SELECT size FROM blobs WHERE digest = ?1")?
@@ -328,14 +373,23 @@ impl Meta {
 
     /// Marks a blob as recently wanted by a pusher (who found it with HEAD and will reference
     /// it from a manifest soon), unless that was already done within `min_interval_secs`.
-    pub fn touch_blob(&self, repo: &RepoName, digest: &Digest, min_interval_secs: i64) -> Result<(), StoreError> {
+    pub fn touch_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        min_interval_secs: i64,
+    ) -> Result<(), StoreError> {
         let now = now_secs();
         let stale: bool = self.read(|c| {
             c.prepare_cached(
                 "SELECT 1 FROM repo_blobs WHERE repo = (SELECT id FROM repos WHERE name = ?1)
                  AND digest = ?2 AND touched < ?3",
             )?
-            .exists(params![repo.as_str(), digest.as_str(), now - min_interval_secs])
+            .exists(params![
+                repo.as_str(),
+                digest.as_str(),
+                now - min_interval_secs
+            ])
         })?;
         if !stale {
             return Ok(());
@@ -426,35 +480,59 @@ impl Meta {
     /// Deletes a manifest and every tag pointing at it. False if it was not there.
     pub fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool, StoreError> {
         self.write(|tx| {
-            let Some(id) = repo_id(tx, repo)? else { return Ok(false) };
-            let n = tx.execute("DELETE FROM manifests WHERE repo = ?1 AND digest = ?2", params![id, digest.as_str()])?;
+            let Some(id) = repo_id(tx, repo)? else {
+                return Ok(false);
+            };
+            let n = tx.execute(
+                "DELETE FROM manifests WHERE repo = ?1 AND digest = ?2",
+                params![id, digest.as_str()],
+            )?;
             if n == 0 {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM manifest_refs WHERE repo = ?1 AND manifest = ?2", params![id, digest.as_str()])?;
-            tx.execute("DELETE FROM tags WHERE repo = ?1 AND digest = ?2", params![id, digest.as_str()])?;
+            tx.execute(
+                "DELETE FROM manifest_refs WHERE repo = ?1 AND manifest = ?2",
+                params![id, digest.as_str()],
+            )?;
+            tx.execute(
+                "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
+                params![id, digest.as_str()],
+            )?;
             Ok(true)
         })
     }
 
     pub fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool, StoreError> {
         self.write(|tx| {
-            let Some(id) = repo_id(tx, repo)? else { return Ok(false) };
-            Ok(tx.execute("DELETE FROM tags WHERE repo = ?1 AND name = ?2", params![id, tag.as_str()])? > 0)
+            let Some(id) = repo_id(tx, repo)? else {
+                return Ok(false);
+            };
+            Ok(tx.execute(
+                "DELETE FROM tags WHERE repo = ?1 AND name = ?2",
+                params![id, tag.as_str()],
+            )? > 0)
         })
     }
 
     /// Unlinks a blob from a repository; the bytes stay until garbage collection.
     pub fn delete_blob_link(&self, repo: &RepoName, digest: &Digest) -> Result<bool, StoreError> {
         self.write(|tx| {
-            let Some(id) = repo_id(tx, repo)? else { return Ok(false) };
-            Ok(tx.execute("DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2", params![id, digest.as_str()])? > 0)
+            let Some(id) = repo_id(tx, repo)? else {
+                return Ok(false);
+            };
+            Ok(tx.execute(
+                "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
+                params![id, digest.as_str()],
+            )? > 0)
         })
     }
 
     /// Whether any row still refers to a blob (for restoring trash after a crash).
     pub fn blob_row_exists(&self, digest: &Digest) -> Result<bool, StoreError> {
-        self.read(|c| c.prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?.exists([digest.as_str()]))
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?
+                .exists([digest.as_str()])
+        })
     }
 }
 
@@ -468,7 +546,8 @@ fn ensure_repo(tx: &Connection, repo: &RepoName) -> Result<i64, StoreError> {
     if let Some(id) = repo_id(tx, repo)? {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO repos (name) VALUES (?1)")?.execute([repo.as_str()])?;
+    tx.prepare_cached("INSERT INTO repos (name) VALUES (?1)")?
+        .execute([repo.as_str()])?;
     Ok(tx.last_insert_rowid())
 }
 

@@ -43,7 +43,12 @@ pub struct Appended {
 
 impl Spool {
     fn new(path: PathBuf, algorithm: Algorithm) -> Spool {
-        Spool { path, size: 0, algorithm, digester: Some(Digester::new(algorithm)) }
+        Spool {
+            path,
+            size: 0,
+            algorithm,
+            digester: Some(Digester::new(algorithm)),
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -61,7 +66,12 @@ impl Spool {
             Some(d) => d.clone(),
             None => self.rehash(self.algorithm)?,
         };
-        let mut file = OpenOptions::new().write(true).create(true).truncate(false).open(&self.path).map_err(io("open"))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(io("open"))?;
         let len = file.metadata().map_err(io("stat"))?.len();
         if len != self.size {
             // Left over from a request that failed half way, or short after a crash.
@@ -83,7 +93,11 @@ impl Spool {
             written += chunk.len() as u64;
         }
         out.flush().map_err(io("write"))?;
-        Ok(Appended { size: self.size + written, digester, written })
+        Ok(Appended {
+            size: self.size + written,
+            digester,
+            written,
+        })
     }
 
     pub fn apply(&mut self, appended: Appended) {
@@ -118,7 +132,10 @@ impl Spool {
     /// Makes the bytes durable before they are installed as a blob. Blocking.
     pub fn sync(&self) -> Result<(), StoreError> {
         let io = |op| StoreError::io(op, &self.path);
-        let file = OpenOptions::new().write(true).open(&self.path).map_err(io("open"))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(io("open"))?;
         // The file may hold bytes past the acknowledged length from a failed request.
         if file.metadata().map_err(io("stat"))?.len() != self.size {
             file.set_len(self.size).map_err(io("truncate"))?;
@@ -137,7 +154,7 @@ pub struct SessionInfo {
 
 enum Slot {
     Busy,
-    Idle(SessionInfo, Spool),
+    Idle(Box<(SessionInfo, Spool)>),
 }
 
 pub struct Uploads {
@@ -155,7 +172,7 @@ pub struct Session {
 }
 
 pub enum Checkout {
-    Ready(Session),
+    Ready(Box<Session>),
     /// Another request is using the session right now.
     Busy,
     Unknown,
@@ -163,7 +180,10 @@ pub enum Checkout {
 
 /// Session ids are 32 lowercase hex characters; anything else never touches the filesystem.
 pub fn valid_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub fn random_id() -> String {
@@ -178,7 +198,10 @@ impl Uploads {
     pub fn open(data_dir: &Path) -> Result<Arc<Uploads>, StoreError> {
         let dir = data_dir.join("uploads");
         fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
-        Ok(Arc::new(Uploads { dir, slots: Mutex::new(HashMap::new()) }))
+        Ok(Arc::new(Uploads {
+            dir,
+            slots: Mutex::new(HashMap::new()),
+        }))
     }
 
     fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
@@ -189,23 +212,42 @@ impl Uploads {
     /// Open sessions on disk (for the gauge at start-up).
     pub fn count_on_disk(&self) -> usize {
         fs::read_dir(&self.dir)
-            .map(|it| it.filter_map(Result::ok).filter(|e| valid_id(&e.file_name().to_string_lossy())).count())
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter(|e| valid_id(&e.file_name().to_string_lossy()))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
     /// Starts a session. Blocking.
-    pub fn create(self: &Arc<Self>, repo: &str, owner: &str, algorithm: Algorithm) -> Result<Session, StoreError> {
+    pub fn create(
+        self: &Arc<Self>,
+        repo: &str,
+        owner: &str,
+        algorithm: Algorithm,
+    ) -> Result<Session, StoreError> {
         let id = random_id();
         let dir = self.dir.join(&id);
         fs::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
-        let info = SessionInfo { repo: repo.to_owned(), owner: owner.to_owned(), algorithm: algorithm.as_str().to_owned() };
+        let info = SessionInfo {
+            repo: repo.to_owned(),
+            owner: owner.to_owned(),
+            algorithm: algorithm.as_str().to_owned(),
+        };
         let info_path = dir.join("info.json");
         let text = serde_json::to_vec(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         fs::write(&info_path, text).map_err(StoreError::io("write", &info_path))?;
         let spool = Spool::new(dir.join("data"), algorithm);
         File::create(spool.path()).map_err(StoreError::io("create", spool.path()))?;
         self.slots().insert(id.clone(), Slot::Busy);
-        Ok(Session { uploads: Arc::clone(self), id, info, spool, finished: false })
+        Ok(Session {
+            uploads: Arc::clone(self),
+            id,
+            info,
+            spool,
+            finished: false,
+        })
     }
 
     /// Checks a session out for one request, loading it from disk after a restart. Blocking.
@@ -217,9 +259,10 @@ impl Uploads {
             let mut slots = self.slots();
             match slots.get_mut(id) {
                 Some(slot @ Slot::Idle(..)) => {
-                    let Slot::Idle(info, spool) = std::mem::replace(slot, Slot::Busy) else {
+                    let Slot::Idle(idle) = std::mem::replace(slot, Slot::Busy) else {
                         unreachable!("matched Idle above")
                     };
+                    let (info, spool) = *idle;
                     return Ok(Checkout::Ready(self.session(id, info, spool)));
                 }
                 Some(Slot::Busy) => return Ok(Checkout::Busy),
@@ -237,10 +280,19 @@ impl Uploads {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkout::Unknown),
             Err(e) => return Err(StoreError::io("read", info_path)(e)),
         };
-        let Ok(algorithm) = Algorithm::parse(&info.algorithm) else { return Ok(Checkout::Unknown) };
+        let Ok(algorithm) = Algorithm::parse(&info.algorithm) else {
+            return Ok(Checkout::Unknown);
+        };
         let data = dir.join("data");
-        let size = fs::metadata(&data).map_err(StoreError::io("stat", &data))?.len();
-        let spool = Spool { path: data, size, algorithm, digester: None };
+        let size = fs::metadata(&data)
+            .map_err(StoreError::io("stat", &data))?
+            .len();
+        let spool = Spool {
+            path: data,
+            size,
+            algorithm,
+            digester: None,
+        };
         let mut slots = self.slots();
         if slots.contains_key(id) {
             return Ok(Checkout::Busy);
@@ -249,8 +301,14 @@ impl Uploads {
         Ok(Checkout::Ready(self.session(id, info, spool)))
     }
 
-    fn session(self: &Arc<Self>, id: &str, info: SessionInfo, spool: Spool) -> Session {
-        Session { uploads: Arc::clone(self), id: id.to_owned(), info, spool, finished: false }
+    fn session(self: &Arc<Self>, id: &str, info: SessionInfo, spool: Spool) -> Box<Session> {
+        Box::new(Session {
+            uploads: Arc::clone(self),
+            id: id.to_owned(),
+            info,
+            spool,
+            finished: false,
+        })
     }
 
     /// A spool for a single-request upload, not registered as a session.
@@ -268,8 +326,14 @@ impl Uploads {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             // A session's activity shows in its data file; a spool is the file itself.
-            let probe = if valid_id(&name) { path.join("data") } else { path.clone() };
-            let modified = fs::metadata(&probe).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+            let probe = if valid_id(&name) {
+                path.join("data")
+            } else {
+                path.clone()
+            };
+            let modified = fs::metadata(&probe)
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
             if modified > cutoff {
                 continue;
             }
@@ -315,7 +379,10 @@ impl Drop for Session {
             algorithm: self.spool.algorithm,
             digester: self.spool.digester.take(),
         };
-        self.uploads.slots().insert(self.id.clone(), Slot::Idle(self.info.clone(), spool));
+        self.uploads.slots().insert(
+            self.id.clone(),
+            Slot::Idle(Box::new((self.info.clone(), spool))),
+        );
     }
 }
 
@@ -342,7 +409,9 @@ mod tests {
         let _discarded = s.spool.append(feed(&[b"GARBAGE"])).unwrap();
         let id = s.id.clone();
         drop(s);
-        let Checkout::Ready(mut s) = uploads.checkout(&id).unwrap() else { panic!("not ready") };
+        let Checkout::Ready(mut s) = uploads.checkout(&id).unwrap() else {
+            panic!("not ready")
+        };
         assert_eq!(s.spool.size(), 9);
         assert!(matches!(uploads.checkout(&id).unwrap(), Checkout::Busy));
         let a = s.spool.append(feed(&[b"ld"])).unwrap();
@@ -352,7 +421,9 @@ mod tests {
         drop(s);
         // A new process: state comes back from disk and the hash is rebuilt.
         let reopened = Uploads::open(dir.path()).unwrap();
-        let Checkout::Ready(s) = reopened.checkout(&id).unwrap() else { panic!("not ready") };
+        let Checkout::Ready(s) = reopened.checkout(&id).unwrap() else {
+            panic!("not ready")
+        };
         assert_eq!(s.spool.size(), 11);
         assert_eq!(s.spool.digest(Algorithm::Sha256).unwrap(), want);
         assert_eq!(
@@ -368,7 +439,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let uploads = Uploads::open(dir.path()).unwrap();
         for id in ["../../etc", "", "ABCDEF0123456789ABCDEF0123456789", "0123"] {
-            assert!(matches!(uploads.checkout(id).unwrap(), Checkout::Unknown), "{id}");
+            assert!(
+                matches!(uploads.checkout(id).unwrap(), Checkout::Unknown),
+                "{id}"
+            );
         }
     }
 
@@ -381,7 +455,10 @@ mod tests {
         drop(idle);
         let busy = uploads.create("r", "-", Algorithm::Sha256).unwrap();
         assert_eq!(uploads.expire(Duration::ZERO).unwrap(), 1);
-        assert!(matches!(uploads.checkout(&idle_id).unwrap(), Checkout::Unknown));
+        assert!(matches!(
+            uploads.checkout(&idle_id).unwrap(),
+            Checkout::Unknown
+        ));
         drop(busy);
     }
 }
