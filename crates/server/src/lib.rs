@@ -10,6 +10,14 @@ pub mod metrics;
 mod registry;
 pub mod store;
 
+/// The parsers of untrusted request input, for the fuzz targets in `fuzz/`. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::registry::blobs::{RangeSpec, parse_range};
+    pub use crate::registry::route::Route;
+    pub use crate::registry::uploads::parse_content_range;
+}
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,4 +3,6 @@
 //! Tools the tests need are installed by `.ci/install`; a missing tool fails its test.
 
 mod cli;
+mod clients;
 mod common;
+mod durability;

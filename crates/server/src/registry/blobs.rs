@@ -157,7 +157,7 @@ fn stream_file(file: std::fs::File, path: std::path::PathBuf, len: u64) -> Body 
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     Full,
     /// Inclusive byte range.
     Partial {
@@ -169,7 +169,7 @@ enum RangeSpec {
 
 /// RFC 9110 single byte ranges. Multiple ranges and other units are ignored (the whole blob is
 /// served, as the RFC allows); a reversed or out-of-bounds range is unsatisfiable.
-fn parse_range(header: Option<&str>, size: u64) -> RangeSpec {
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeSpec {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return RangeSpec::Full;
     };

@@ -2,11 +2,11 @@
 //! [`route::Route`], the caller is authenticated once, and each handler authorizes the action it
 //! performs before touching storage.
 
-mod blobs;
+pub(crate) mod blobs;
 mod listing;
 mod manifests;
-mod route;
-mod uploads;
+pub(crate) mod route;
+pub(crate) mod uploads;
 
 use std::sync::Arc;
 

@@ -237,22 +237,27 @@ fn chunk_range(ctx: &Ctx<'_>) -> Result<Option<(u64, u64)>, ApiError> {
     let Some(value) = ctx.headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
-    let bad = || ApiError::upload_invalid("Content-Range must be <start>-<end>");
-    let text = value.to_str().map_err(|_| bad())?.trim();
-    // The spec's form is bare; tolerate an HTTP-style unit some clients add.
+    let text = value.to_str().ok();
+    text.and_then(parse_content_range)
+        .map(Some)
+        .ok_or_else(|| ApiError::upload_invalid("Content-Range must be <start>-<end>"))
+}
+
+/// Parses an upload chunk's `Content-Range` value: `<start>-<end>`, inclusive, start <= end.
+/// The spec's form is bare; an HTTP-style `bytes ` or `bytes=` prefix is tolerated.
+pub fn parse_content_range(text: &str) -> Option<(u64, u64)> {
+    let text = text.trim();
     let text = text
         .strip_prefix("bytes=")
         .or_else(|| text.strip_prefix("bytes "))
         .unwrap_or(text);
-    let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let (a, b) = (
-        a.parse::<u64>().map_err(|_| bad())?,
-        b.parse::<u64>().map_err(|_| bad())?,
-    );
-    if b < a {
-        return Err(bad());
+    let (a, b) = text.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if !digits(a) || !digits(b) {
+        return None;
     }
-    Ok(Some((a, b)))
+    let (a, b) = (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?);
+    (a <= b).then_some((a, b))
 }
 
 fn declared_length(ctx: &Ctx<'_>) -> Option<u64> {
@@ -365,4 +370,29 @@ pub async fn cancel(ctx: &Ctx<'_>, name: RepoName, id: &str) -> Result<Response,
     ctx.app.blocking(move |_| session.finish()).await?;
     ctx.app.metrics.uploads_in_progress.dec();
     Ok(respond(StatusCode::NO_CONTENT, &[], Body::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_ranges() {
+        let table: &[(&str, Option<(u64, u64)>)] = &[
+            ("0-99", Some((0, 99))),
+            ("100-100", Some((100, 100))),
+            ("bytes=0-1", Some((0, 1))),
+            ("bytes 0-1", Some((0, 1))),
+            ("5-4", None),
+            ("-5", None),
+            ("5-", None),
+            ("+1-2", None),
+            ("a-b", None),
+            ("0-99999999999999999999999", None),
+            ("", None),
+        ];
+        for (input, want) in table {
+            assert_eq!(parse_content_range(input), *want, "{input:?}");
+        }
+    }
 }

@@ -1,0 +1,1 @@
+//! Real registry clients against `vouch serve`: skopeo, podman, buildah, umoci, oras, curl.
