@@ -13,4 +13,4 @@ pub use manifest::{
     DEFAULT_MAX_MANIFEST_BYTES, Descriptor, Manifest, ManifestError, ManifestKind, base_media_type,
     media_type,
 };
-pub use name::{NameError, Reference, RepoName, Tag};
+pub use name::{MAX_NAME_LEN, MAX_TAG_LEN, NameError, Reference, RepoName, Tag};

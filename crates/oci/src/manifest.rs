@@ -165,8 +165,11 @@ fn is_manifest_type(mt: &str) -> bool {
 impl Manifest {
     /// Parses a manifest pushed with the given Content-Type (if any).
     pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        // JSON is UTF-8 (RFC 8259 section 8.1). `from_slice` checks that only in the strings it
+        // keeps, not in the unknown fields it skips, so check the whole document first.
+        let text = std::str::from_utf8(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         let raw: Raw =
-            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| ManifestError::Json(e.to_string()))?;
         let header = content_type.map(base_media_type).unwrap_or("");
         if [
             media_type::DOCKER_SCHEMA1,
@@ -446,5 +449,18 @@ mod tests {
         );
         let m = Manifest::parse(Some(media_type::DOCKER_MANIFEST_LIST), docker.as_bytes()).unwrap();
         assert_eq!(m.required_manifests().count(), 1);
+    }
+
+    /// Found by the `manifest` fuzz target: invalid UTF-8 inside an unknown field was skipped
+    /// unchecked, so a body that is not JSON was accepted and would be stored and served.
+    #[test]
+    fn invalid_utf8_in_an_unknown_field_is_rejected() {
+        let mut body = image("").into_bytes();
+        body.pop(); // the closing brace
+        body.extend_from_slice(b",\"x-unknown\":\"\xad\xad\"}");
+        assert!(matches!(
+            Manifest::parse(None, &body),
+            Err(ManifestError::Json(_))
+        ));
     }
 }

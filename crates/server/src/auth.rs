@@ -296,6 +296,11 @@ impl Authenticator {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Ok(Principal::Anonymous);
         };
+        if self.config.users.is_empty() {
+            // No users to be: credentials a client saved for this host mean nothing here, and
+            // refusing them would break clients that always send them.
+            return Ok(Principal::Anonymous);
+        }
         let unauthorized = || ApiError::unauthorized(&self.config.realm);
         let value = value.to_str().map_err(|_| unauthorized())?;
         let (scheme, rest) = value.split_once(' ').ok_or_else(unauthorized)?;
@@ -307,6 +312,11 @@ impl Authenticator {
             .map_err(|_| unauthorized())?;
         let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (name, password) = decoded.split_once(':').ok_or_else(unauthorized)?;
+        // skopeo and podman answer a Basic challenge with an empty user and password when they
+        // hold no credentials: that caller is anonymous, not a failed login.
+        if name.is_empty() && password.is_empty() {
+            return Ok(Principal::Anonymous);
+        }
         let Some(&index) = self.users.get(name) else {
             return Err(unauthorized());
         };
@@ -351,32 +361,31 @@ impl Authenticator {
         }
     }
 
-    fn grants(&self, who: &Principal) -> &[Grant] {
-        match who {
-            Principal::Anonymous => &self.config.anonymous,
+    /// The grants that apply to `who`: a user holds their own and whatever anonymous callers
+    /// hold (logging in never takes access away).
+    fn grants<'a>(&'a self, who: &Principal) -> impl Iterator<Item = &'a Grant> + 'a {
+        let own: &[Grant] = match who {
+            Principal::Anonymous => &[],
             Principal::User(n) => self
                 .users
                 .get(&**n)
                 .map_or(&[], |&i| &self.config.users[i].grants),
-        }
+        };
+        own.iter().chain(&self.config.anonymous)
     }
 
     /// Whether `who` holds any grant at all (or the registry is open).
     pub fn has_grants(&self, who: &Principal) -> bool {
-        self.is_open() || !self.grants(who).is_empty()
+        self.is_open() || self.grants(who).next().is_some()
     }
 
     pub fn can(&self, who: &Principal, repo: &RepoName, action: Action) -> bool {
-        self.is_open()
-            || self
-                .grants(who)
-                .iter()
-                .any(|g| g.allows(repo.as_str(), action))
+        self.is_open() || self.grants(who).any(|g| g.allows(repo.as_str(), action))
     }
 
     /// Whether `who` holds `admin` over every repository.
     pub fn is_admin(&self, who: &Principal) -> bool {
-        self.is_open() || self.grants(who).iter().any(Grant::is_admin)
+        self.is_open() || self.grants(who).any(Grant::is_admin)
     }
 
     /// Succeeds, or says why not: 401 with a challenge for anonymous callers (so clients retry
@@ -561,12 +570,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn open_registry_allows_everything() {
+    #[tokio::test]
+    async fn open_registry_allows_everything_and_ignores_saved_credentials() {
         let a = Authenticator::new(AuthConfig::default());
         let r = RepoName::parse("x").unwrap();
         assert!(a.can(&Principal::Anonymous, &r, Action::Delete));
         assert!(a.is_admin(&Principal::Anonymous));
         assert!(a.require_login(&Principal::Anonymous).is_ok());
+        let who = a.authenticate(&basic("someone", "whatever")).await.unwrap();
+        assert_eq!(who, Principal::Anonymous);
+    }
+
+    #[tokio::test]
+    async fn logging_in_never_takes_away_anonymous_access() {
+        let a = authenticator();
+        let ci = a.authenticate(&basic("ci", "ci-pass")).await.unwrap();
+        let public = RepoName::parse("public/x").unwrap();
+        assert!(a.can(&ci, &public, Action::Pull));
+        assert!(!a.can(&ci, &public, Action::Push));
     }
 }

@@ -55,7 +55,8 @@ pub fn collect(
     let cutoff = now_secs() - opts.grace.as_secs() as i64;
 
     // 1. Links no manifest in their repository uses.
-    const STALE_LINKS: &str = "FROM repo_blobs rb WHERE rb.touched < ?1
+    // `AS` is required: SQLite's DELETE takes an alias only in that form.
+    const STALE_LINKS: &str = "FROM repo_blobs AS rb WHERE rb.touched < ?1
         AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo = rb.repo AND mr.target = rb.digest)";
     report.links = if opts.dry_run {
         meta.write(|tx| {

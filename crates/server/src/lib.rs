@@ -58,9 +58,6 @@ impl App {
         let uploads = Uploads::open(&config.data_dir)?;
         gc::recover_trash(&meta, &blobs)?;
         let metrics = Arc::new(Metrics::new());
-        metrics
-            .uploads_in_progress
-            .set(uploads.count_on_disk() as i64);
         let auth = Authenticator::new(config.auth.clone());
         Ok(Arc::new(App {
             config,
@@ -117,6 +114,12 @@ async fn healthz(
 async fn render_metrics(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
 ) -> axum::response::Response {
+    // Counted from disk at scrape time: sessions also end by expiry, by `vouch gc` in another
+    // process and by crashes, none of which a running counter would see.
+    match app.blocking(|app| Ok(app.uploads.count_on_disk())).await {
+        Ok(n) => app.metrics.uploads_in_progress.set(n as i64),
+        Err(e) => return e.into_response(),
+    };
     app.metrics.render()
 }
 
@@ -154,7 +157,7 @@ pub fn check_listen_policy(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// How often abandoned uploads are looked for.
+/// How often abandoned uploads are looked for (more often when the expiry itself is short).
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 /// After shutdown is asked for, in-flight requests get this long to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -175,7 +178,7 @@ pub async fn serve(
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, data = %app.config.data_dir.display(), open = app.auth.is_open(), "vouch registry listening");
 
-    let expiry = tokio::spawn(expire_uploads(Arc::clone(&app)));
+    let expiry = tokio::spawn(maintain(Arc::clone(&app)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut drain_rx = stop_rx.clone();
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -204,18 +207,35 @@ pub async fn serve(
     Ok(())
 }
 
-async fn expire_uploads(app: Arc<App>) {
-    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+/// Periodic housekeeping: expires abandoned uploads, and puts back blobs that a `vouch gc`
+/// process moved to the trash but died before deleting their rows (otherwise they would stay
+/// unservable until the next restart or collection).
+async fn maintain(app: Arc<App>) {
+    // Look at least twice per expiry period, so that a short one (as in tests) is honoured.
+    let period = EXPIRY_INTERVAL
+        .min(app.config.limits.upload_expiry / 2)
+        .max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         let max_idle = app.config.limits.upload_expiry;
         match app.blocking(move |app| app.uploads.expire(max_idle)).await {
             Ok(0) => {}
-            Ok(n) => {
-                app.metrics.uploads_in_progress.dec_by(n as i64);
-                tracing::info!(sessions = n, "expired abandoned uploads");
-            }
+            Ok(n) => tracing::info!(sessions = n, "expired abandoned uploads"),
             Err(e) => tracing::warn!(error = %e, "upload expiry failed"),
+        }
+        // Safe beside a running `vouch gc`: restoring a blob whose deletion then commits only
+        // leaves a file without a row, which the next collection removes.
+        match app
+            .blocking(|app| gc::recover_trash(&app.meta, &app.blobs))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                blobs = n,
+                "restored blobs an interrupted gc had moved to the trash"
+            ),
+            Err(e) => tracing::warn!(error = %e, "trash recovery failed"),
         }
     }
 }

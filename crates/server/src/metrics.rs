@@ -128,20 +128,19 @@ pub fn route_label(path: &str) -> &'static str {
     if path == "/v2/" || path == "/v2" {
         "base"
     } else if let Some(rest) = path.strip_prefix("/v2/") {
-        if rest == "_catalog" {
-            "catalog"
-        } else if rest.contains("/blobs/uploads") {
-            "upload"
-        } else if rest.contains("/blobs/") {
-            "blob"
-        } else if rest.contains("/manifests/") {
-            "manifest"
-        } else if rest.ends_with("/tags/list") {
-            "tags"
-        } else if rest.contains("/referrers/") {
-            "referrers"
-        } else {
-            "other"
+        // Read from the right, as the router does: names may contain endpoint words.
+        let mut segments = rest.rsplit('/');
+        let last = segments.next().unwrap_or("");
+        let kind = segments.next().unwrap_or("");
+        let before = segments.next().unwrap_or("");
+        match (before, kind, last) {
+            _ if rest == "_catalog" => "catalog",
+            ("blobs", "uploads", _) | (_, "blobs", "uploads") => "upload",
+            (_, "blobs", _) => "blob",
+            (_, "manifests", _) => "manifest",
+            (_, "tags", "list") => "tags",
+            (_, "referrers", _) => "referrers",
+            _ => "other",
         }
     } else {
         match path {
@@ -263,6 +262,13 @@ mod tests {
             ("/v2/a/manifests/latest", "manifest"),
             ("/v2/a/tags/list", "tags"),
             ("/v2/a/referrers/sha256:00", "referrers"),
+            ("/v2/a/blobs/uploads", "upload"),
+            ("/v2/team/blobs/app/manifests/latest", "manifest"),
+            ("/v2/x/manifests/y/blobs/sha256:00", "blob"),
+            ("/v2/x/blobs/uploads/tags/list", "tags"),
+            ("/v2/x/referrers/y/blobs/uploads/0123", "upload"),
+            ("/v2/x/blobs/y/referrers/sha256:00", "referrers"),
+            ("/v2/a/nope/x", "other"),
             ("/healthz", "healthz"),
             ("/metrics", "metrics"),
             ("/nope", "other"),

@@ -179,11 +179,18 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeSpec {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return RangeSpec::Full;
     };
-    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    // RFC 9110: digits only (Rust's integer parser would also take a sign).
+    let parse = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
     match (first.trim().is_empty(), last.trim().is_empty()) {
         // bytes=-N: the last N bytes.
         (true, false) => match parse(last) {
-            Some(0) | None => RangeSpec::Unsatisfiable,
+            None => RangeSpec::Full,
+            Some(0) => RangeSpec::Unsatisfiable,
             Some(_) if size == 0 => RangeSpec::Unsatisfiable,
             Some(n) => RangeSpec::Partial {
                 start: size.saturating_sub(n),
@@ -283,6 +290,8 @@ mod tests {
             (Some("items=0-1"), Full),
             (Some("bytes=x-y"), Full),
             (Some("bytes=-"), Full),
+            (Some("bytes=+0-+5"), Full),
+            (Some("bytes=-+5"), Full),
         ];
         for (h, want) in table {
             assert_eq!(parse_range(*h, size), *want, "{h:?}");

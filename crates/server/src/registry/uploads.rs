@@ -38,7 +38,6 @@ pub async fn start(ctx: &Ctx<'_>, name: RepoName, body: Body) -> Result<Response
         .app
         .blocking(move |app| app.uploads.create(&repo, &owner, algorithm))
         .await?;
-    ctx.app.metrics.uploads_in_progress.inc();
     Ok(session_response(StatusCode::ACCEPTED, &name, &session))
 }
 
@@ -257,7 +256,8 @@ pub fn parse_content_range(text: &str) -> Option<(u64, u64)> {
         return None;
     }
     let (a, b) = (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?);
-    (a <= b).then_some((a, b))
+    // The chunk's length, `b - a + 1`, must fit in a u64.
+    (a <= b && b < u64::MAX).then_some((a, b))
 }
 
 fn declared_length(ctx: &Ctx<'_>) -> Option<u64> {
@@ -323,6 +323,14 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let session = checkout(ctx, &name, id).await?;
     let session = append_chunk(ctx, &name, session, body).await?;
+    // Record what this response acknowledges, so a restart resumes from exactly there.
+    let session = ctx
+        .app
+        .blocking(move |_| {
+            session.acknowledge()?;
+            Ok(session)
+        })
+        .await?;
     Ok(session_response(StatusCode::ACCEPTED, &name, &session))
 }
 
@@ -340,7 +348,6 @@ pub async fn put(
     let session = append_chunk(ctx, &name, session, body).await?;
     let result = commit(ctx.app, &name, &digest, session).await;
     // Whatever the outcome, a finished PUT ends the session: its bytes are installed or wrong.
-    ctx.app.metrics.uploads_in_progress.dec();
     let session = match result {
         Ok(s) => s,
         Err(e) => {
@@ -368,7 +375,6 @@ async fn finish_session_by_id(app: &Arc<App>, id: &str) {
 pub async fn cancel(ctx: &Ctx<'_>, name: RepoName, id: &str) -> Result<Response, ApiError> {
     let session = checkout(ctx, &name, id).await?;
     ctx.app.blocking(move |_| session.finish()).await?;
-    ctx.app.metrics.uploads_in_progress.dec();
     Ok(respond(StatusCode::NO_CONTENT, &[], Body::empty()))
 }
 
@@ -389,6 +395,11 @@ mod tests {
             ("+1-2", None),
             ("a-b", None),
             ("0-99999999999999999999999", None),
+            ("0-18446744073709551615", None),
+            (
+                "18446744073709551614-18446744073709551614",
+                Some((u64::MAX - 1, u64::MAX - 1)),
+            ),
             ("", None),
         ];
         for (input, want) in table {

@@ -416,6 +416,7 @@ impl Meta {
         tags: &[Tag],
     ) -> Result<PutManifest, StoreError> {
         self.write(|tx| {
+            let existed = repo_id(tx, repo)?.is_some();
             let repo_id = ensure_repo(tx, repo)?;
             let mut missing = Vec::new();
             {
@@ -436,6 +437,10 @@ impl Meta {
             }
             if !missing.is_empty() {
                 missing.dedup();
+                // A refused push stores nothing, not even its repository's name.
+                if !existed {
+                    tx.execute("DELETE FROM repos WHERE id = ?1", [repo_id])?;
+                }
                 return Ok(PutManifest::Missing(missing));
             }
             let annotations = manifest

@@ -1,11 +1,13 @@
 //! Blob upload sessions and spools. A session is a directory `uploads/<id>/` holding `info.json`
-//! (repository, owner, algorithm) and `data` (the bytes so far); monolithic uploads spool to
-//! `uploads/mono-<id>`. Bytes are hashed as they are written, on a blocking thread fed by a
+//! (repository, owner, algorithm), `data` (the bytes so far) and `ack` (how many of them were
+//! acknowledged to the client); monolithic uploads spool to `uploads/mono-<id>`. Bytes are hashed as they are written, on a blocking thread fed by a
 //! bounded channel, so memory stays flat whatever the blob size.
 //!
 //! A session is checked out exclusively for the length of one request. If the request dies
 //! half way, the session goes back unchanged and the next append cuts the file back to the
-//! acknowledged length.
+//! acknowledged length. After a restart the acknowledged length comes from `ack`: bytes of a
+//! chunk that was in flight never count, and a session whose bytes were lost (a power failure
+//! before the kernel wrote them) is unknown rather than wrong.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -258,6 +260,11 @@ impl Uploads {
         {
             let mut slots = self.slots();
             match slots.get_mut(id) {
+                // Removed from disk by another process (`vouch gc` expired it): gone here too.
+                Some(Slot::Idle(..)) if !self.dir.join(id).is_dir() => {
+                    slots.remove(id);
+                    return Ok(Checkout::Unknown);
+                }
                 Some(slot @ Slot::Idle(..)) => {
                     let Slot::Idle(idle) = std::mem::replace(slot, Slot::Busy) else {
                         unreachable!("matched Idle above")
@@ -284,9 +291,27 @@ impl Uploads {
             return Ok(Checkout::Unknown);
         };
         let data = dir.join("data");
-        let size = fs::metadata(&data)
-            .map_err(StoreError::io("stat", &data))?
-            .len();
+        let on_disk = match fs::metadata(&data) {
+            Ok(m) => m.len(),
+            // Installed as a blob by a request that died before removing the session (expiry
+            // removes the directory later).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkout::Unknown),
+            Err(e) => return Err(StoreError::io("stat", &data)(e)),
+        };
+        let ack_path = dir.join(ACK);
+        let size = match fs::read_to_string(&ack_path) {
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => return Ok(Checkout::Unknown),
+            },
+            // Nothing acknowledged yet.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(StoreError::io("read", ack_path)(e)),
+        };
+        if on_disk < size {
+            // Acknowledged bytes were lost: the client must start again.
+            return Ok(Checkout::Unknown);
+        }
         let spool = Spool {
             path: data,
             size,
@@ -331,9 +356,16 @@ impl Uploads {
             } else {
                 path.clone()
             };
-            let modified = fs::metadata(&probe)
+            // A session directory without data is being created, or its bytes were just
+            // installed: its own time says when. (Never "infinitely old": `vouch gc` runs in
+            // another process and cannot see which sessions the server is using.) An entry
+            // that is gone altogether was finished meanwhile.
+            let Ok(modified) = fs::metadata(&probe)
+                .or_else(|_| fs::metadata(&path))
                 .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
+            else {
+                continue;
+            };
             if modified > cutoff {
                 continue;
             }
@@ -344,8 +376,12 @@ impl Uploads {
                 }
                 slots.remove(&name);
                 drop(slots);
-                fs::remove_dir_all(&path).map_err(StoreError::io("remove", &path))?;
-                removed += 1;
+                match fs::remove_dir_all(&path) {
+                    Ok(()) => removed += 1,
+                    // Finished or expired meanwhile by another process.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io("remove", &path)(e)),
+                }
             } else if name.starts_with("mono-") {
                 super::blobs::BlobStore::remove_file(&path)?;
             }
@@ -354,7 +390,20 @@ impl Uploads {
     }
 }
 
+/// The file recording a session's acknowledged length.
+const ACK: &str = "ack";
+
 impl Session {
+    /// Records the spool's length as acknowledged, atomically (write then rename), so that a
+    /// restart resumes from exactly what the client was told. Blocking.
+    pub fn acknowledge(&self) -> Result<(), StoreError> {
+        let dir = self.uploads.dir.join(&self.id);
+        let temp = dir.join("ack.tmp");
+        fs::write(&temp, self.spool.size.to_string()).map_err(StoreError::io("write", &temp))?;
+        let ack = dir.join(ACK);
+        fs::rename(&temp, &ack).map_err(StoreError::io("rename", &ack))
+    }
+
     /// Ends the session and deletes its files (after completion or cancellation). Blocking.
     pub fn finish(mut self) -> Result<(), StoreError> {
         self.finished = true;
@@ -416,6 +465,7 @@ mod tests {
         assert!(matches!(uploads.checkout(&id).unwrap(), Checkout::Busy));
         let a = s.spool.append(feed(&[b"ld"])).unwrap();
         s.spool.apply(a);
+        s.acknowledge().unwrap();
         let want = Digest::compute(Algorithm::Sha256, b"hello world");
         assert_eq!(s.spool.digest(Algorithm::Sha256).unwrap(), want);
         drop(s);
@@ -432,6 +482,35 @@ mod tests {
         );
         s.finish().unwrap();
         assert!(matches!(reopened.checkout(&id).unwrap(), Checkout::Unknown));
+    }
+
+    #[test]
+    fn a_restart_resumes_from_the_acknowledged_length_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::open(dir.path()).unwrap();
+        let mut s = uploads.create("repo", "-", Algorithm::Sha256).unwrap();
+        let a = s.spool.append(feed(&[b"acked"])).unwrap();
+        s.spool.apply(a);
+        s.acknowledge().unwrap();
+        // A chunk in flight when the process died: written, never acknowledged.
+        let _lost = s.spool.append(feed(&[b"in flight"])).unwrap();
+        let id = s.id.clone();
+        std::mem::forget(s); // the process dies: no Drop runs
+        let reopened = Uploads::open(dir.path()).unwrap();
+        let Checkout::Ready(s) = reopened.checkout(&id).unwrap() else {
+            panic!("not ready")
+        };
+        assert_eq!(s.spool.size(), 5);
+        assert_eq!(
+            s.spool.digest(Algorithm::Sha256).unwrap(),
+            Digest::compute(Algorithm::Sha256, b"acked")
+        );
+        drop(s);
+        // Acknowledged bytes lost (power failure before writeback): unknown, not an error.
+        let data = dir.path().join("uploads").join(&id).join("data");
+        std::fs::write(&data, b"ack").unwrap();
+        let again = Uploads::open(dir.path()).unwrap();
+        assert!(matches!(again.checkout(&id).unwrap(), Checkout::Unknown));
     }
 
     #[test]
