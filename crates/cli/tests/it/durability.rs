@@ -792,8 +792,8 @@ fn file_digest(path: &Path, alg: &str) -> String {
     finish(alg, ctx)
 }
 
-/// Every file under `blobs/` is at `<alg>/<hex[..2]>/<hex>` and hashes to that digest. Returns
-/// the digests found, sorted.
+/// Every file under `blobs/` is at `<alg>/<hex>` (the OCI image layout's blobs directory) and
+/// hashes to that digest. Returns the digests found, sorted.
 fn check_disk(data: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let root = data.join("blobs");
@@ -804,24 +804,21 @@ fn check_disk(data: &Path) -> Vec<String> {
             ["sha256", "sha512"].contains(&alg_name.as_str()),
             "unexpected entry blobs/{alg_name}"
         );
-        for prefix in std::fs::read_dir(alg.path()).unwrap() {
-            let prefix = prefix.unwrap();
-            let p = prefix.file_name().to_string_lossy().into_owned();
-            for file in std::fs::read_dir(prefix.path()).unwrap() {
-                let file = file.unwrap();
-                let name = file.file_name().to_string_lossy().into_owned();
-                assert!(
-                    name.starts_with(&p),
-                    "blobs/{alg_name}/{p}/{name} is in the wrong directory"
-                );
-                let digest = format!("{alg_name}:{name}");
-                assert_eq!(
-                    file_digest(&file.path(), &alg_name),
-                    digest,
-                    "blobs/{alg_name}/{p}/{name}: content does not hash to its name"
-                );
-                found.push(digest);
-            }
+        for file in std::fs::read_dir(alg.path()).unwrap() {
+            let file = file.unwrap();
+            assert!(
+                file.file_type().unwrap().is_file(),
+                "blobs/{alg_name}/{:?} is not a file",
+                file.file_name()
+            );
+            let name = file.file_name().to_string_lossy().into_owned();
+            let digest = format!("{alg_name}:{name}");
+            assert_eq!(
+                file_digest(&file.path(), &alg_name),
+                digest,
+                "blobs/{alg_name}/{name}: content does not hash to its name"
+            );
+            found.push(digest);
         }
     }
     found.sort();
@@ -830,7 +827,7 @@ fn check_disk(data: &Path) -> Vec<String> {
 
 fn blob_file(data: &Path, digest: &str) -> PathBuf {
     let (alg, hex) = digest.split_once(':').unwrap();
-    data.join("blobs").join(alg).join(&hex[..2]).join(hex)
+    data.join("blobs").join(alg).join(hex)
 }
 
 fn dir_entries(dir: &Path) -> Vec<String> {

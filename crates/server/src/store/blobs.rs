@@ -1,4 +1,4 @@
-//! Content-addressed blob files: `blobs/<algorithm>/<hex[..2]>/<hex>`. A file appears under its
+//! Content-addressed blob files: `blobs/<algorithm>/<hex>`, as in an OCI image layout. A file appears under its
 //! name only whole and only after its bytes were verified against that digest.
 
 use std::fs::{self, File};
@@ -19,18 +19,31 @@ impl BlobStore {
     pub fn open(data_dir: &Path) -> Result<BlobStore, StoreError> {
         let root = data_dir.join("blobs");
         let trash = data_dir.join("trash");
-        for dir in [&root, &trash] {
-            fs::create_dir_all(dir).map_err(StoreError::io("create", dir))?;
+        let mut dirs = vec![trash.clone()];
+        dirs.extend(
+            [oci::Algorithm::Sha256, oci::Algorithm::Sha512].map(|a| root.join(a.as_str())),
+        );
+        let mut created = false;
+        for dir in &dirs {
+            if !dir.is_dir() {
+                fs::create_dir_all(dir).map_err(StoreError::io("create", dir))?;
+                created = true;
+            }
+        }
+        if created {
+            sync_dir(&root)?;
+            sync_dir(data_dir)?;
         }
         Ok(BlobStore { root, trash })
     }
 
+    /// `blobs/<algorithm>/<hex>`: the blobs directory of an OCI image layout. One flat
+    /// directory per algorithm (ext4 and XFS index large directories), so storing a blob never
+    /// creates a directory.
     pub fn path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
         self.root
             .join(digest.algorithm().as_str())
-            .join(&hex[..2])
-            .join(hex)
+            .join(digest.hex())
     }
 
     pub fn exists(&self, digest: &Digest) -> bool {
@@ -50,12 +63,6 @@ impl BlobStore {
             return Ok(());
         }
         let dir = dest.parent().unwrap_or(&self.root);
-        if !dir.is_dir() {
-            fs::create_dir_all(dir).map_err(StoreError::io("create", dir))?;
-            // The new directory entry must be durable too.
-            sync_dir(dir.parent().unwrap_or(&self.root))?;
-            sync_dir(&self.root)?;
-        }
         fs::rename(temp, &dest).map_err(StoreError::io("rename", &dest))?;
         sync_dir(dir)
     }
@@ -92,9 +99,6 @@ impl BlobStore {
     /// Puts a trashed blob back under its name.
     pub fn restore(&self, trashed: &Path, digest: &Digest) -> Result<(), StoreError> {
         let dest = self.path(digest);
-        if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir).map_err(StoreError::io("create", dir))?;
-        }
         fs::rename(trashed, &dest).map_err(StoreError::io("rename", &dest))
     }
 
@@ -103,29 +107,21 @@ impl BlobStore {
         let mut out = Vec::new();
         for alg in [oci::Algorithm::Sha256, oci::Algorithm::Sha512] {
             let alg_dir = self.root.join(alg.as_str());
-            let Ok(prefixes) = fs::read_dir(&alg_dir) else {
-                continue;
-            };
-            for prefix in prefixes {
-                let prefix = prefix.map_err(StoreError::io("read", &alg_dir))?;
-                let Ok(files) = fs::read_dir(prefix.path()) else {
+            let files = fs::read_dir(&alg_dir).map_err(StoreError::io("read", &alg_dir))?;
+            for file in files {
+                let file = file.map_err(StoreError::io("read", &alg_dir))?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                let Ok(digest) = Digest::parse(&format!("{alg}:{name}")) else {
                     continue;
                 };
-                for file in files {
-                    let file = file.map_err(StoreError::io("read", prefix.path()))?;
-                    let name = file.file_name().to_string_lossy().into_owned();
-                    let Ok(digest) = Digest::parse(&format!("{alg}:{name}")) else {
-                        continue;
-                    };
-                    let meta = file
-                        .metadata()
-                        .map_err(StoreError::io("stat", file.path()))?;
-                    out.push((
-                        digest,
-                        meta.len(),
-                        meta.modified().unwrap_or(std::time::UNIX_EPOCH),
-                    ));
-                }
+                let meta = file
+                    .metadata()
+                    .map_err(StoreError::io("stat", file.path()))?;
+                out.push((
+                    digest,
+                    meta.len(),
+                    meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                ));
             }
         }
         Ok(out)
