@@ -24,12 +24,20 @@ done
 cargo build --release --locked --quiet
 VOUCH=$PWD/target/release/vouch
 
+# Server data lives on disk (fsync costs are part of what is measured); the client's images
+# and what it pulls live in memory when /dev/shm has room, so that client-side disk writes do
+# not add noise to the servers' figures.
 W=$(mktemp -d /tmp/vouch-bench.XXXXXX)
+C=$W/client
+if [ -d /dev/shm ] && [ "$(df -k --output=avail /dev/shm | tail -1)" -gt $(( (LARGE_MIB * (PARALLEL + 3) + 512) * 1024 )) ]; then
+    C=$(mktemp -d /dev/shm/vouch-bench.XXXXXX)
+fi
+mkdir -p "$C"
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$W"
+    rm -rf "$W" "$C"
 }
 trap cleanup EXIT
 
@@ -84,18 +92,18 @@ push() { skopeo copy -q --dest-tls-verify=false --preserve-digests "oci:$1" "doc
 pull() { skopeo copy -q --src-tls-verify=false --preserve-digests "docker://$1" "dir:$2" >/dev/null; }
 
 # ---------------------------------------------------------------- images, built offline
-echo "building images in $W ..." >&2
-head -c "$((LARGE_MIB * 1024 * 1024))" /dev/urandom >"$W/large.bin"
-umoci init --layout "$W/L" && umoci new --image "$W/L:large"
-umoci insert --image "$W/L:large" "$W/large.bin" /large.bin
-rm -f "$W/large.bin"
-umoci init --layout "$W/S"
+echo "building images in $C (servers in $W) ..." >&2
+head -c "$((LARGE_MIB * 1024 * 1024))" /dev/urandom >"$C/large.bin"
+umoci init --layout "$C/L" && umoci new --image "$C/L:large"
+umoci insert --image "$C/L:large" "$C/large.bin" /large.bin
+rm -f "$C/large.bin"
+umoci init --layout "$C/S"
 for i in $(seq 1 "$SMALL"); do
-    head -c 2048 /dev/urandom >"$W/small.bin"
-    umoci new --image "$W/S:s$i"
-    umoci insert --image "$W/S:s$i" "$W/small.bin" /small.bin
+    head -c 2048 /dev/urandom >"$C/small.bin"
+    umoci new --image "$C/S:s$i"
+    umoci insert --image "$C/S:s$i" "$C/small.bin" /small.bin
 done
-LAYER=$(skopeo inspect --raw "oci:$W/L:large" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(max(m["layers"], key=lambda l: l["size"])["digest"])')
+LAYER=$(skopeo inspect --raw "oci:$C/L:large" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(max(m["layers"], key=lambda l: l["size"])["digest"])')
 
 declare -A RESULT
 record() { RESULT["$1/$2"]=$3; }
@@ -106,28 +114,26 @@ for rep in $(seq 1 "$REPS"); do
     for srv in vouch dist; do
         if [ $srv = vouch ]; then start_vouch; port=$VOUCH_PORT; pid=$VOUCH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
         forget_blobs
-        t0=$(now_ms); push "$W/L:large" "127.0.0.1:$port/large/img:1"; t1=$(now_ms)
+        t0=$(now_ms); push "$C/L:large" "127.0.0.1:$port/large/img:1"; t1=$(now_ms)
         echo $((t1 - t0)) >>"$W/$srv.large_push"
         peak_rss_mib "$pid" >>"$W/$srv.large_push_rss"
-        t0=$(now_ms); pull "127.0.0.1:$port/large/img:1" "$W/pulled"; t1=$(now_ms)
-        rm -rf "$W/pulled"
+        t0=$(now_ms); pull "127.0.0.1:$port/large/img:1" "$C/pulled"; t1=$(now_ms)
+        rm -rf "$C/pulled"
         echo $((t1 - t0)) >>"$W/$srv.large_pull"
         curl -fs -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/v2/large/img/blobs/$LAYER" |
             awk '{printf "%d\n", $1*1000}' >>"$W/$srv.raw_get"
-        if [ "$rep" = "$REPS" ]; then
-            # 8 parallel pulls of the large image.
-            t0=$(now_ms)
-            pulls=()
-            for j in $(seq 1 "$PARALLEL"); do
-                pull "127.0.0.1:$port/large/img:1" "$W/ppull$j" &
-                pulls+=($!)
-            done
-            for p in "${pulls[@]}"; do wait "$p"; done
-            t1=$(now_ms)
-            rm -rf "$W"/ppull*
-            echo $((t1 - t0)) >"$W/$srv.large_parallel"
-            peak_rss_mib "$pid" >"$W/$srv.large_parallel_rss"
-        fi
+        # 8 parallel pulls of the large image.
+        t0=$(now_ms)
+        pulls=()
+        for j in $(seq 1 "$PARALLEL"); do
+            pull "127.0.0.1:$port/large/img:1" "$C/ppull$j" &
+            pulls+=($!)
+        done
+        for p in "${pulls[@]}"; do wait "$p"; done
+        t1=$(now_ms)
+        rm -rf "$C"/ppull*
+        echo $((t1 - t0)) >>"$W/$srv.large_parallel"
+        peak_rss_mib "$pid" >>"$W/$srv.large_parallel_rss"
         stop "$pid"
     done
 done
@@ -139,16 +145,16 @@ forget_blobs
 for srv in vouch dist; do
     port=$([ $srv = vouch ] && echo $VOUCH_PORT || echo $DIST_PORT)
     for i in $(seq 1 "$SMALL"); do
-        t0=$(now_ms); push "$W/S:s$i" "127.0.0.1:$port/small/img$i:1"; t1=$(now_ms)
+        t0=$(now_ms); push "$C/S:s$i" "127.0.0.1:$port/small/img$i:1"; t1=$(now_ms)
         echo $((t1 - t0)) >>"$W/$srv.small_push"
     done
     for i in $(seq 1 "$SMALL"); do
-        t0=$(now_ms); pull "127.0.0.1:$port/small/img$i:1" "$W/sp"; t1=$(now_ms)
-        rm -rf "$W/sp"
+        t0=$(now_ms); pull "127.0.0.1:$port/small/img$i:1" "$C/sp"; t1=$(now_ms)
+        rm -rf "$C/sp"
         echo $((t1 - t0)) >>"$W/$srv.small_pull"
     done
     t0=$(now_ms)
-    seq 1 "$SMALL" | xargs -P "$PARALLEL" -I{} sh -c "skopeo copy -q --src-tls-verify=false --preserve-digests docker://127.0.0.1:$port/small/img{}:1 dir:$W/pp{} >/dev/null && rm -rf $W/pp{}"
+    seq 1 "$SMALL" | xargs -P "$PARALLEL" -I{} sh -c "skopeo copy -q --src-tls-verify=false --preserve-digests docker://127.0.0.1:$port/small/img{}:1 dir:$C/pp{} >/dev/null && rm -rf $C/pp{}"
     t1=$(now_ms)
     echo $((t1 - t0)) >"$W/$srv.small_parallel"
 done

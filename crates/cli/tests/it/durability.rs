@@ -1589,11 +1589,13 @@ fn abandoned_uploads_expire_in_the_server_and_in_gc() {
     let addr = server.addr;
     let uploads = server.data.join("uploads");
     let repo = "expire/app";
-    let session_dir = |location: &str| uploads.join(location.rsplit('/').next().unwrap());
+    // A session exists on disk while its `<id>.json` does.
+    let session_file =
+        |location: &str| uploads.join(format!("{}.json", location.rsplit('/').next().unwrap()));
 
     let abandoned = start_session(addr, repo).unwrap();
     patch(addr, &abandoned, 0, &rng.bytes(1000)).unwrap();
-    assert!(session_dir(&abandoned).is_dir());
+    assert!(session_file(&abandoned).is_file());
     // Another session keeps sending a chunk every 200 ms: activity keeps it alive.
     let active = start_session(addr, repo).unwrap();
     let mut sent: Vec<u8> = Vec::new();
@@ -1605,7 +1607,7 @@ fn abandoned_uploads_expire_in_the_server_and_in_gc() {
             started.elapsed() < PATIENCE,
             "the abandoned session never expired"
         );
-        if gone_after.is_none() && !session_dir(&abandoned).exists() {
+        if gone_after.is_none() && !session_file(&abandoned).exists() {
             gone_after = Some(started.elapsed());
         }
         let chunk = rng.bytes(100);
@@ -1649,15 +1651,17 @@ fn abandoned_uploads_expire_in_the_server_and_in_gc() {
     let server = Server::start();
     let addr = server.addr;
     let uploads = server.data.join("uploads");
-    let session_dir = |location: &str| uploads.join(location.rsplit('/').next().unwrap());
+    // A session exists on disk while its `<id>.json` does.
+    let session_file =
+        |location: &str| uploads.join(format!("{}.json", location.rsplit('/').next().unwrap()));
     let old = start_session(addr, repo).unwrap();
     patch(addr, &old, 0, &rng.bytes(500)).unwrap();
     thread::sleep(Duration::from_millis(1500));
     let young = start_session(addr, repo).unwrap();
     let report = gc(&server.data, &["--config", config.to_str().unwrap()]);
     assert_eq!(report.uploads, 1, "{report:?}");
-    assert!(!session_dir(&old).exists());
-    assert!(session_dir(&young).exists());
+    assert!(!session_file(&old).exists());
+    assert!(session_file(&young).exists());
     for (method, path) in [("GET", old.clone()), ("PATCH", old.clone())] {
         let r = request(addr, method, &path, &[], b"").unwrap();
         assert_eq!(
@@ -1671,8 +1675,8 @@ fn abandoned_uploads_expire_in_the_server_and_in_gc() {
     assert_eq!(r.status, 204, "{}", describe(&r));
 }
 
-/// A crash after a session's bytes were installed as a blob but before its directory was
-/// removed leaves `uploads/<id>/` without `data`. That session is simply gone.
+/// A crash after a session's bytes were installed as a blob but before its files were removed
+/// leaves `uploads/<id>.json` and `<id>.ack` without `<id>.data`. That session is simply gone.
 #[test]
 fn a_session_whose_bytes_were_installed_before_a_crash_is_unknown_not_an_error() {
     let mut rng = seeded("a_session_whose_bytes_were_installed_before_a_crash_is_unknown");
@@ -1683,7 +1687,7 @@ fn a_session_whose_bytes_were_installed_before_a_crash_is_unknown_not_an_error()
     patch(server.addr, &location, 0, &rng.bytes(1000)).unwrap();
     server.kill9();
     let id = location.rsplit('/').next().unwrap();
-    std::fs::remove_file(data.join("uploads").join(id).join("data")).unwrap();
+    std::fs::remove_file(data.join("uploads").join(format!("{id}.data"))).unwrap();
     let server = start_on(&data);
     for (method, path) in [
         ("GET", location.clone()),

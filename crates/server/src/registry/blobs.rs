@@ -17,8 +17,8 @@ use crate::error::{ApiError, ErrorCode};
 use crate::store::StoreError;
 
 /// Blobs up to this size are read in one go; larger ones stream in chunks of this size.
-const CHUNK: usize = 256 * 1024;
-const STREAM_QUEUE: usize = 4;
+const CHUNK: usize = 64 * 1024;
+const STREAM_QUEUE: usize = 16;
 
 pub(super) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     Digest::parse(s).map_err(|e| ApiError::digest_invalid(e.to_string()))

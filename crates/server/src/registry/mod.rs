@@ -22,6 +22,7 @@ use crate::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::metrics::LogUser;
+use crate::store::StoreError;
 use crate::store::uploads::{Appended, Session, Spool};
 use route::Route;
 
@@ -186,17 +187,28 @@ const SPOOL_QUEUE: usize = 16;
 /// Something that owns a spool and can travel to the writer thread with it.
 pub(crate) trait HoldsSpool: Send + 'static {
     fn spool(&self) -> &Spool;
+    /// Releases what is left once the bytes were installed or refused. Blocking.
+    fn done(self) -> Result<(), StoreError>;
 }
 
 impl HoldsSpool for Session {
     fn spool(&self) -> &Spool {
         &self.spool
     }
+
+    fn done(self) -> Result<(), StoreError> {
+        self.finish()
+    }
 }
 
 impl HoldsSpool for Spool {
     fn spool(&self) -> &Spool {
         self
+    }
+
+    fn done(self) -> Result<(), StoreError> {
+        // Gone already if it was installed as a blob.
+        crate::store::blobs::BlobStore::remove_file(self.path())
     }
 }
 
@@ -208,6 +220,10 @@ pub(crate) async fn receive<H: HoldsSpool>(
     holder: H,
     body: Body,
 ) -> Result<(H, Result<Appended, ApiError>), ApiError> {
+    if http_body::Body::is_end_stream(&body) {
+        // Nothing to write (a closing PUT without a final chunk): no writer thread.
+        return Ok((holder, Ok(Appended::nothing())));
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(SPOOL_QUEUE);
     let writer = tokio::task::spawn_blocking(move || {
         let result = holder.spool().append(rx);

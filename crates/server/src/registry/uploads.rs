@@ -15,7 +15,8 @@ use super::{CONTENT_DIGEST, Ctx, HoldsSpool, UPLOAD_UUID, receive, respond};
 use crate::App;
 use crate::auth::Action;
 use crate::error::{ApiError, ErrorCode};
-use crate::store::uploads::{Checkout, Session, Spool};
+use crate::store::StoreError;
+use crate::store::uploads::{Checkout, Session};
 
 pub async fn start(ctx: &Ctx<'_>, name: RepoName, body: Body) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Push)?;
@@ -96,7 +97,7 @@ async fn monolithic(
     match appended {
         Ok(a) => spool.apply(a),
         Err(e) => {
-            discard(ctx.app, spool).await;
+            let _ = ctx.app.blocking(move |_| spool.done()).await;
             return Err(e);
         }
     }
@@ -104,65 +105,42 @@ async fn monolithic(
     Ok(created(&name, &digest))
 }
 
-async fn discard(app: &Arc<App>, spool: Spool) {
-    let path = spool.path().to_owned();
-    if let Err(e) = app
-        .blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path))
-        .await
-    {
-        tracing::warn!(error = %e, "could not remove a failed upload's spool");
-    }
-}
-
 /// Verifies the spooled bytes against `digest` and, if they match, installs the blob durably
-/// and links it into the repository.
+/// and links it into the repository. Either way the holder is done afterwards (a session ends,
+/// a spool's leftovers go), all in one trip to a blocking thread.
 async fn commit<H: HoldsSpool>(
     app: &Arc<App>,
     name: &RepoName,
     digest: &Digest,
     holder: H,
-) -> Result<H, ApiError> {
+) -> Result<(), ApiError> {
     let (repo, want) = (name.clone(), digest.clone());
-    let app2 = Arc::clone(app);
-    let (holder, outcome) = tokio::task::spawn_blocking(move || {
-        let spool = holder.spool();
-        let outcome = (|| -> Result<Result<(), Digest>, crate::store::StoreError> {
-            let actual = spool.digest(want.algorithm())?;
-            if actual != want {
-                return Ok(Err(actual));
+    let outcome = app
+        .blocking(move |app| {
+            let spool = holder.spool();
+            let installed = (|| -> Result<Result<(), Digest>, StoreError> {
+                let actual = spool.digest(want.algorithm())?;
+                if actual != want {
+                    return Ok(Err(actual));
+                }
+                spool.sync()?;
+                let path = spool.path().to_owned();
+                app.meta.commit_blob(&repo, &want, spool.size(), || {
+                    app.blobs.install(&path, &want)
+                })?;
+                Ok(Ok(()))
+            })();
+            let released = holder.done();
+            match (installed, released) {
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Ok(outcome), Ok(())) => Ok(outcome),
             }
-            spool.sync()?;
-            let size = spool.size();
-            let path = spool.path().to_owned();
-            app2.meta
-                .commit_blob(&repo, &want, size, || app2.blobs.install(&path, &want))?;
-            Ok(Ok(()))
-        })();
-        (holder, outcome)
+        })
+        .await?;
+    outcome.map_err(|actual| {
+        ApiError::digest_invalid("uploaded content does not match the digest")
+            .with_detail(json!({ "expected": digest.as_str(), "actual": actual.as_str() }))
     })
-    .await?;
-    match outcome {
-        Ok(Ok(())) => Ok(holder),
-        Ok(Err(actual)) => {
-            let err = ApiError::digest_invalid("uploaded content does not match the digest")
-                .with_detail(json!({ "expected": digest.as_str(), "actual": actual.as_str() }));
-            Err(cleanup_then(app, holder, err).await)
-        }
-        Err(e) => Err(cleanup_then(app, holder, ApiError::from(e)).await),
-    }
-}
-
-/// Removes a failed upload's bytes and returns the error to report.
-async fn cleanup_then<H: HoldsSpool>(app: &Arc<App>, holder: H, err: ApiError) -> ApiError {
-    let path = holder.spool().path().to_owned();
-    drop(holder);
-    if let Err(e) = app
-        .blocking(move |_| crate::store::blobs::BlobStore::remove_file(&path))
-        .await
-    {
-        tracing::warn!(error = %e, "could not remove a failed upload's bytes");
-    }
-    err
 }
 
 fn created(name: &RepoName, digest: &Digest) -> Response {
@@ -346,30 +324,9 @@ pub async fn put(
     let digest = parse_digest(digest)?;
     let session = checkout(ctx, &name, id).await?;
     let session = append_chunk(ctx, &name, session, body).await?;
-    let result = commit(ctx.app, &name, &digest, session).await;
     // Whatever the outcome, a finished PUT ends the session: its bytes are installed or wrong.
-    let session = match result {
-        Ok(s) => s,
-        Err(e) => {
-            finish_session_by_id(ctx.app, id).await;
-            return Err(e);
-        }
-    };
-    ctx.app.blocking(move |_| session.finish()).await?;
+    commit(ctx.app, &name, &digest, session).await?;
     Ok(created(&name, &digest))
-}
-
-/// Removes a session whose bytes were already discarded.
-async fn finish_session_by_id(app: &Arc<App>, id: &str) {
-    let id = id.to_owned();
-    let _ = app
-        .blocking(move |app| {
-            if let Checkout::Ready(s) = app.uploads.checkout(&id)? {
-                s.finish()?;
-            }
-            Ok(())
-        })
-        .await;
 }
 
 pub async fn cancel(ctx: &Ctx<'_>, name: RepoName, id: &str) -> Result<Response, ApiError> {

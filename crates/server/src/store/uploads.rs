@@ -1,6 +1,6 @@
-//! Blob upload sessions and spools. A session is a directory `uploads/<id>/` holding `info.json`
-//! (repository, owner, algorithm), `data` (the bytes so far) and `ack` (how many of them were
-//! acknowledged to the client); monolithic uploads spool to `uploads/mono-<id>`. Bytes are hashed as they are written, on a blocking thread fed by a
+//! Blob upload sessions and spools. A session is a few files in `uploads/`: `<id>.json`
+//! (repository, owner, algorithm), `<id>.data` (the bytes so far) and `<id>.ack` (how many of
+//! them were acknowledged to the client); monolithic uploads spool to `uploads/mono-<id>`. Bytes are hashed as they are written, on a blocking thread fed by a
 //! bounded channel, so memory stays flat whatever the blob size.
 //!
 //! A session is checked out exclusively for the length of one request. If the request dies
@@ -39,8 +39,19 @@ pub struct Spool {
 /// What an append produced; applied to the spool only if the request body ended cleanly.
 pub struct Appended {
     size: u64,
-    digester: Digester,
+    digester: Option<Digester>,
     pub written: u64,
+}
+
+impl Appended {
+    /// An append of no bytes (an empty request body): applying it changes nothing.
+    pub fn nothing() -> Appended {
+        Appended {
+            size: 0,
+            digester: None,
+            written: 0,
+        }
+    }
 }
 
 impl Spool {
@@ -97,14 +108,17 @@ impl Spool {
         out.flush().map_err(io("write"))?;
         Ok(Appended {
             size: self.size + written,
-            digester,
+            digester: Some(digester),
             written,
         })
     }
 
     pub fn apply(&mut self, appended: Appended) {
+        if appended.written == 0 {
+            return;
+        }
         self.size = appended.size;
-        self.digester = Some(appended.digester);
+        self.digester = appended.digester;
     }
 
     /// The digest of the bytes so far under `algorithm`, rehashing the file when the running
@@ -118,8 +132,14 @@ impl Spool {
 
     fn rehash(&self, algorithm: Algorithm) -> Result<Digester, StoreError> {
         let io = |op| StoreError::io(op, &self.path);
-        let mut file = File::open(&self.path).map_err(io("open"))?.take(self.size);
         let mut d = Digester::new(algorithm);
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            // No bytes ever arrived.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.size == 0 => return Ok(d),
+            Err(e) => return Err(io("open")(e)),
+        };
+        let mut file = file.take(self.size);
         let mut buf = vec![0u8; WRITE_BUFFER];
         loop {
             let n = file.read(&mut buf).map_err(io("read"))?;
@@ -134,8 +154,11 @@ impl Spool {
     /// Makes the bytes durable before they are installed as a blob. Blocking.
     pub fn sync(&self) -> Result<(), StoreError> {
         let io = |op| StoreError::io(op, &self.path);
+        // `create`: an empty blob never wrote a byte, and still needs its (empty) file.
         let file = OpenOptions::new()
             .write(true)
+            .create(true)
+            .truncate(false)
             .open(&self.path)
             .map_err(io("open"))?;
         // The file may hold bytes past the acknowledged length from a failed request.
@@ -213,18 +236,28 @@ impl Uploads {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Open sessions on disk (for the gauge at start-up).
+    /// Open sessions on disk.
     pub fn count_on_disk(&self) -> usize {
         fs::read_dir(&self.dir)
             .map(|it| {
                 it.filter_map(Result::ok)
-                    .filter(|e| valid_id(&e.file_name().to_string_lossy()))
+                    .filter(|e| session_file(&e.file_name().to_string_lossy()) == Some(INFO))
                     .count()
             })
             .unwrap_or(0)
     }
 
-    /// Starts a session. Blocking.
+    fn files(&self, id: &str) -> SessionFiles {
+        let path = |ext: &str| self.dir.join(format!("{id}.{ext}"));
+        SessionFiles {
+            info: path(INFO),
+            data: path(DATA),
+            ack: path(ACK),
+            ack_temp: path(ACK_TEMP),
+        }
+    }
+
+    /// Starts a session: one small file, no directory. Blocking.
     pub fn create(
         self: &Arc<Self>,
         repo: &str,
@@ -232,18 +265,21 @@ impl Uploads {
         algorithm: Algorithm,
     ) -> Result<Session, StoreError> {
         let id = random_id();
-        let dir = self.dir.join(&id);
-        fs::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
+        let files = self.files(&id);
         let info = SessionInfo {
             repo: repo.to_owned(),
             owner: owner.to_owned(),
             algorithm: algorithm.as_str().to_owned(),
         };
-        let info_path = dir.join("info.json");
         let text = serde_json::to_vec(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        fs::write(&info_path, text).map_err(StoreError::io("write", &info_path))?;
-        let spool = Spool::new(dir.join("data"), algorithm);
-        File::create(spool.path()).map_err(StoreError::io("create", spool.path()))?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&files.info)
+            .and_then(|mut f| f.write_all(&text))
+            .map_err(StoreError::io("write", &files.info))?;
+        // The data file appears with the first bytes.
+        let spool = Spool::new(files.data, algorithm);
         self.slots().insert(id.clone(), Slot::Busy);
         Ok(Session {
             uploads: Arc::clone(self),
@@ -259,11 +295,12 @@ impl Uploads {
         if !valid_id(id) {
             return Ok(Checkout::Unknown);
         }
+        let files = self.files(id);
         {
             let mut slots = self.slots();
             match slots.get_mut(id) {
                 // Removed from disk by another process (`vouch gc` expired it): gone here too.
-                Some(Slot::Idle(..)) if !self.dir.join(id).is_dir() => {
+                Some(Slot::Idle(..)) if !files.info.is_file() => {
                     slots.remove(id);
                     return Ok(Checkout::Unknown);
                 }
@@ -278,44 +315,40 @@ impl Uploads {
                 None => {}
             }
         }
-        let dir = self.dir.join(id);
-        let info_path = dir.join("info.json");
-        let info: SessionInfo = match fs::read(&info_path) {
+        let info: SessionInfo = match fs::read(&files.info) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(info) => info,
                 // Torn by a crash before it was ever used: the session is gone.
                 Err(_) => return Ok(Checkout::Unknown),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkout::Unknown),
-            Err(e) => return Err(StoreError::io("read", info_path)(e)),
+            Err(e) => return Err(StoreError::io("read", files.info)(e)),
         };
         let Ok(algorithm) = Algorithm::parse(&info.algorithm) else {
             return Ok(Checkout::Unknown);
         };
-        let data = dir.join("data");
-        let on_disk = match fs::metadata(&data) {
+        let on_disk = match fs::metadata(&files.data) {
             Ok(m) => m.len(),
-            // Installed as a blob by a request that died before removing the session (expiry
-            // removes the directory later).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkout::Unknown),
-            Err(e) => return Err(StoreError::io("stat", &data)(e)),
+            // No bytes yet, or they were installed as a blob by a request that died before
+            // removing the session (then the acknowledged length below says it).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(StoreError::io("stat", &files.data)(e)),
         };
-        let ack_path = dir.join(ACK);
-        let size = match fs::read_to_string(&ack_path) {
+        let size = match fs::read_to_string(&files.ack) {
             Ok(text) => match text.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => return Ok(Checkout::Unknown),
             },
             // Nothing acknowledged yet.
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(StoreError::io("read", ack_path)(e)),
+            Err(e) => return Err(StoreError::io("read", files.ack)(e)),
         };
         if on_disk < size {
-            // Acknowledged bytes were lost: the client must start again.
+            // Acknowledged bytes are gone: the client must start again.
             return Ok(Checkout::Unknown);
         }
         let spool = Spool {
-            path: data,
+            path: files.data,
             size,
             algorithm,
             digester: None,
@@ -343,79 +376,109 @@ impl Uploads {
         Spool::new(self.dir.join(format!("mono-{}", random_id())), algorithm)
     }
 
-    /// Removes sessions and spools idle for longer than `max_idle`. Blocking. Returns how many
-    /// sessions went.
+    /// Removes sessions and spools idle for longer than `max_idle`, and files a crash left
+    /// without their session. Blocking. Returns how many sessions went.
     pub fn expire(&self, max_idle: Duration) -> Result<usize, StoreError> {
         let cutoff = SystemTime::now() - max_idle;
         let mut removed = 0;
         let entries = fs::read_dir(&self.dir).map_err(StoreError::io("read", &self.dir))?;
+        // An entry gone by the time it is looked at was finished meanwhile: skip it. (Never
+        // treat a missing time as "infinitely old": `vouch gc` runs in another process and
+        // cannot see which sessions the server is using.)
+        let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            // A session's activity shows in its data file; a spool is the file itself.
-            let probe = if valid_id(&name) {
-                path.join("data")
-            } else {
-                path.clone()
-            };
-            // A session directory without data is being created, or its bytes were just
-            // installed: its own time says when. (Never "infinitely old": `vouch gc` runs in
-            // another process and cannot see which sessions the server is using.) An entry
-            // that is gone altogether was finished meanwhile.
-            let Ok(modified) = fs::metadata(&probe)
-                .or_else(|_| fs::metadata(&path))
-                .and_then(|m| m.modified())
-            else {
-                continue;
-            };
-            if modified > cutoff {
+            if name.starts_with("mono-") {
+                if modified(&path).is_some_and(|t| t <= cutoff) {
+                    super::blobs::BlobStore::remove_file(&path)?;
+                }
                 continue;
             }
-            if valid_id(&name) {
-                let mut slots = self.slots();
-                if matches!(slots.get(&name), Some(Slot::Busy)) {
-                    continue;
+            let Some(ext) = session_file(&name) else {
+                continue;
+            };
+            let id = &name[..32];
+            let files = self.files(id);
+            if ext != INFO {
+                // Data or acknowledgement whose session file is gone: a crash mid-finish.
+                if !files.info.exists() && modified(&path).is_some_and(|t| t <= cutoff) {
+                    super::blobs::BlobStore::remove_file(&path)?;
                 }
-                slots.remove(&name);
-                drop(slots);
-                match fs::remove_dir_all(&path) {
-                    Ok(()) => removed += 1,
-                    // Finished or expired meanwhile by another process.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::io("remove", &path)(e)),
-                }
-            } else if name.starts_with("mono-") {
-                super::blobs::BlobStore::remove_file(&path)?;
+                continue;
+            }
+            // A session's activity shows in its data file, else in its creation.
+            let Some(last) = modified(&files.data).or_else(|| modified(&files.info)) else {
+                continue;
+            };
+            if last > cutoff {
+                continue;
+            }
+            let mut slots = self.slots();
+            if matches!(slots.get(id), Some(Slot::Busy)) {
+                continue;
+            }
+            slots.remove(id);
+            drop(slots);
+            if files.remove()? {
+                removed += 1;
             }
         }
         Ok(removed)
     }
 }
 
-/// The file recording a session's acknowledged length.
+/// A session's files: `<id>.json` (the session exists while it does), `<id>.data`,
+/// `<id>.ack` and the `<id>.ack.tmp` it is written through.
+struct SessionFiles {
+    info: PathBuf,
+    data: PathBuf,
+    ack: PathBuf,
+    ack_temp: PathBuf,
+}
+
+const INFO: &str = "json";
+const DATA: &str = "data";
 const ACK: &str = "ack";
+const ACK_TEMP: &str = "ack.tmp";
+
+/// The extension of a session file name (`<32 hex>.<ext>`), if it is one.
+fn session_file(name: &str) -> Option<&str> {
+    let (id, ext) = name.split_at_checked(32)?;
+    let ext = ext.strip_prefix('.')?;
+    (valid_id(id) && [INFO, DATA, ACK, ACK_TEMP].contains(&ext)).then_some(ext)
+}
+
+impl SessionFiles {
+    /// Deletes the files, the session file last so that a crash half way leaves a session that
+    /// expiry still finds. False if the session was already gone.
+    fn remove(&self) -> Result<bool, StoreError> {
+        for p in [&self.data, &self.ack, &self.ack_temp] {
+            super::blobs::BlobStore::remove_file(p)?;
+        }
+        match fs::remove_file(&self.info) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io("remove", &self.info)(e)),
+        }
+    }
+}
 
 impl Session {
     /// Records the spool's length as acknowledged, atomically (write then rename), so that a
     /// restart resumes from exactly what the client was told. Blocking.
     pub fn acknowledge(&self) -> Result<(), StoreError> {
-        let dir = self.uploads.dir.join(&self.id);
-        let temp = dir.join("ack.tmp");
-        fs::write(&temp, self.spool.size.to_string()).map_err(StoreError::io("write", &temp))?;
-        let ack = dir.join(ACK);
-        fs::rename(&temp, &ack).map_err(StoreError::io("rename", &ack))
+        let files = self.uploads.files(&self.id);
+        fs::write(&files.ack_temp, self.spool.size.to_string())
+            .map_err(StoreError::io("write", &files.ack_temp))?;
+        fs::rename(&files.ack_temp, &files.ack).map_err(StoreError::io("rename", &files.ack))
     }
 
     /// Ends the session and deletes its files (after completion or cancellation). Blocking.
     pub fn finish(mut self) -> Result<(), StoreError> {
         self.finished = true;
         self.uploads.slots().remove(&self.id);
-        let dir = self.uploads.dir.join(&self.id);
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("remove", dir)(e)),
-        }
+        self.uploads.files(&self.id).remove().map(|_| ())
     }
 }
 
@@ -509,7 +572,7 @@ mod tests {
         );
         drop(s);
         // Acknowledged bytes lost (power failure before writeback): unknown, not an error.
-        let data = dir.path().join("uploads").join(&id).join("data");
+        let data = dir.path().join("uploads").join(format!("{id}.data"));
         std::fs::write(&data, b"ack").unwrap();
         let again = Uploads::open(dir.path()).unwrap();
         assert!(matches!(again.checkout(&id).unwrap(), Checkout::Unknown));
