@@ -14,7 +14,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use tokio::sync::mpsc;
 
@@ -23,7 +22,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::metrics::LogUser;
 use crate::store::StoreError;
-use crate::store::uploads::{Appended, Session, Spool};
+use crate::store::uploads::{Appended, Chunk, Session, Spool};
 use route::Route;
 
 pub const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
@@ -214,47 +213,67 @@ impl HoldsSpool for Spool {
 
 /// Streams a request body into the holder's spool on a blocking thread. The holder travels
 /// with the writer, so a cancelled request cannot release a session while bytes are still being
-/// written. The outer error is a lost writer thread; the inner result says whether the body
-/// arrived whole (only then may the caller apply it).
+/// written. The bytes count (the writer is told so, and records it) only if the body arrived
+/// whole and, when `expected` is given, at exactly that length. The outer error is a lost
+/// writer thread; the inner result says whether the bytes count.
 pub(crate) async fn receive<H: HoldsSpool>(
     holder: H,
     body: Body,
+    expected: Option<u64>,
 ) -> Result<(H, Result<Appended, ApiError>), ApiError> {
+    let wrong_length = || ApiError::size_invalid("the body's length does not match Content-Range");
     if http_body::Body::is_end_stream(&body) {
         // Nothing to write (a closing PUT without a final chunk): no writer thread.
-        return Ok((holder, Ok(Appended::nothing())));
+        let result = match expected {
+            Some(n) if n != 0 => Err(wrong_length()),
+            _ => Ok(Appended::nothing()),
+        };
+        return Ok((holder, result));
     }
-    let (tx, rx) = mpsc::channel::<Bytes>(SPOOL_QUEUE);
+    let (tx, rx) = mpsc::channel::<Chunk>(SPOOL_QUEUE);
     let writer = tokio::task::spawn_blocking(move || {
         let result = holder.spool().append(rx);
         (holder, result)
     });
     let mut body = body;
-    let mut body_error = None;
+    let mut received = 0u64;
+    let mut failure = None;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
                 if let Ok(data) = frame.into_data()
                     && !data.is_empty()
-                    && tx.send(data).await.is_err()
                 {
-                    break; // the writer stopped; its error says why
+                    received += data.len() as u64;
+                    if tx.send(Chunk::Data(data)).await.is_err() {
+                        break; // the writer stopped; its error says why
+                    }
                 }
             }
             Err(e) => {
-                body_error = Some(e);
+                failure = Some(ApiError::upload_invalid(format!(
+                    "request body ended early: {e}"
+                )));
                 break;
             }
         }
     }
+    if failure.is_none() && expected.is_some_and(|n| n != received) {
+        failure = Some(wrong_length());
+    }
+    if failure.is_none() {
+        // If the writer is gone this fails, and its own error is reported below.
+        let _ = tx.send(Chunk::End).await;
+    }
     drop(tx);
     let (holder, written) = writer.await?;
-    let result = match (written, body_error) {
+    let result = match (written, failure) {
         (Err(e), _) => Err(ApiError::from(e)),
-        (Ok(_), Some(e)) => Err(ApiError::upload_invalid(format!(
-            "request body ended early: {e}"
-        ))),
-        (Ok(appended), None) => Ok(appended),
+        (Ok(_), Some(e)) => Err(e),
+        (Ok(appended), None) if appended.complete => Ok(appended),
+        (Ok(_), None) => Err(ApiError::internal(
+            "the spool writer stopped before the end of the body",
+        )),
     };
     Ok((holder, result))
 }

@@ -93,7 +93,7 @@ async fn monolithic(
     body: Body,
 ) -> Result<Response, ApiError> {
     let spool = ctx.app.uploads.monolithic_spool(digest.algorithm());
-    let (mut spool, appended) = receive(spool, body).await?;
+    let (mut spool, appended) = receive(spool, body, None).await?;
     match appended {
         Ok(a) => spool.apply(a),
         Err(e) => {
@@ -180,11 +180,15 @@ fn session_response(status: StatusCode, name: &RepoName, session: &Session) -> R
 /// Checks out a session this caller owns in this repository.
 async fn checkout(ctx: &Ctx<'_>, name: &RepoName, id: &str) -> Result<Session, ApiError> {
     ctx.app.auth.authorize(&ctx.who, name, Action::Push)?;
-    let id = id.to_owned();
-    let checked = ctx
-        .app
-        .blocking(move |app| app.uploads.checkout(&id))
-        .await?;
+    let checked = match ctx.app.uploads.checkout_held(id) {
+        Some(c) => c,
+        None => {
+            let id = id.to_owned();
+            ctx.app
+                .blocking(move |app| app.uploads.checkout(&id))
+                .await?
+        }
+    };
     let session = match checked {
         Checkout::Ready(s) => *s,
         Checkout::Busy => {
@@ -280,16 +284,9 @@ async fn append_chunk(
             ));
         }
     }
-    let (mut session, appended) = receive(session, body).await?;
-    let appended = appended?;
-    if let Some((start, end)) = range
-        && appended.written != end - start + 1
-    {
-        return Err(ApiError::size_invalid(
-            "chunk length does not match Content-Range",
-        ));
-    }
-    session.spool.apply(appended);
+    let expected = range.map(|(start, end)| end - start + 1);
+    let (mut session, appended) = receive(session, body, expected).await?;
+    session.spool.apply(appended?);
     Ok(session)
 }
 
@@ -301,14 +298,6 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let session = checkout(ctx, &name, id).await?;
     let session = append_chunk(ctx, &name, session, body).await?;
-    // Record what this response acknowledges, so a restart resumes from exactly there.
-    let session = ctx
-        .app
-        .blocking(move |_| {
-            session.acknowledge()?;
-            Ok(session)
-        })
-        .await?;
     Ok(session_response(StatusCode::ACCEPTED, &name, &session))
 }
 

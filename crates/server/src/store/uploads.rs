@@ -23,8 +23,10 @@ use tokio::sync::mpsc;
 
 use super::StoreError;
 
-/// Write-buffer size of a spool: large writes, few syscalls.
-const WRITE_BUFFER: usize = 1 << 20;
+/// Write-buffer size of a spool: coalesces small frames; larger ones are written directly.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// Read-buffer size when a spool is hashed again from its file.
+const READ_BUFFER: usize = 1 << 20;
 
 /// Bytes being received for one blob: a file and the running hash of its first `size` bytes.
 #[derive(Debug)]
@@ -34,13 +36,26 @@ pub struct Spool {
     algorithm: Algorithm,
     /// `None` after a restart: rebuilt from the file when next needed.
     digester: Option<Digester>,
+    /// Where a session records its acknowledged length; `None` for a monolithic spool.
+    ack: Option<PathBuf>,
 }
 
-/// What an append produced; applied to the spool only if the request body ended cleanly.
+/// What the request side sends the writer thread.
+#[derive(Debug)]
+pub enum Chunk {
+    Data(Bytes),
+    /// The body arrived whole and at its declared length: the bytes count. Without it (the
+    /// channel closes first) nothing written by this append is ever acknowledged.
+    End,
+}
+
+/// What an append produced; applied to the spool only if `complete`.
 pub struct Appended {
     size: u64,
     digester: Option<Digester>,
     pub written: u64,
+    /// The request side sent [`Chunk::End`] and the new length was recorded.
+    pub complete: bool,
 }
 
 impl Appended {
@@ -50,17 +65,19 @@ impl Appended {
             size: 0,
             digester: None,
             written: 0,
+            complete: true,
         }
     }
 }
 
 impl Spool {
-    fn new(path: PathBuf, algorithm: Algorithm) -> Spool {
+    fn new(path: PathBuf, algorithm: Algorithm, ack: Option<PathBuf>) -> Spool {
         Spool {
             path,
             size: 0,
             algorithm,
             digester: Some(Digester::new(algorithm)),
+            ack,
         }
     }
 
@@ -72,8 +89,9 @@ impl Spool {
         &self.path
     }
 
-    /// Writes every chunk received on `rx` after the acknowledged bytes. Blocking.
-    pub fn append(&self, mut rx: mpsc::Receiver<Bytes>) -> Result<Appended, StoreError> {
+    /// Writes every chunk received on `rx` after the acknowledged bytes; on [`Chunk::End`],
+    /// records the new length as acknowledged (sessions only). Blocking.
+    pub fn append(&self, mut rx: mpsc::Receiver<Chunk>) -> Result<Appended, StoreError> {
         let io = |op| StoreError::io(op, &self.path);
         let mut digester = match &self.digester {
             Some(d) => d.clone(),
@@ -100,21 +118,49 @@ impl Spool {
         file.seek(SeekFrom::Start(self.size)).map_err(io("seek"))?;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
         let mut written = 0u64;
+        let mut complete = false;
         while let Some(chunk) = rx.blocking_recv() {
-            digester.update(&chunk);
-            out.write_all(&chunk).map_err(io("write"))?;
-            written += chunk.len() as u64;
+            match chunk {
+                Chunk::Data(bytes) => {
+                    digester.update(&bytes);
+                    out.write_all(&bytes).map_err(io("write"))?;
+                    written += bytes.len() as u64;
+                }
+                Chunk::End => {
+                    complete = true;
+                    break;
+                }
+            }
         }
         out.flush().map_err(io("write"))?;
+        let size = self.size + written;
+        if complete && written > 0 {
+            self.acknowledge(size)?;
+        }
         Ok(Appended {
-            size: self.size + written,
+            size,
             digester: Some(digester),
             written,
+            complete,
         })
     }
 
+    /// Records `size` as the acknowledged length: one fixed-width write in place, so the
+    /// record is always either the old or the new number. Not fsynced: after a power failure
+    /// a session whose recorded bytes are missing is unknown, never wrong.
+    fn acknowledge(&self, size: u64) -> Result<(), StoreError> {
+        let Some(path) = &self.ack else { return Ok(()) };
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{size:020}\n").as_bytes()))
+            .map_err(StoreError::io("write", path))
+    }
+
     pub fn apply(&mut self, appended: Appended) {
-        if appended.written == 0 {
+        if appended.written == 0 || !appended.complete {
             return;
         }
         self.size = appended.size;
@@ -140,7 +186,7 @@ impl Spool {
             Err(e) => return Err(io("open")(e)),
         };
         let mut file = file.take(self.size);
-        let mut buf = vec![0u8; WRITE_BUFFER];
+        let mut buf = vec![0u8; READ_BUFFER];
         loop {
             let n = file.read(&mut buf).map_err(io("read"))?;
             if n == 0 {
@@ -253,7 +299,6 @@ impl Uploads {
             info: path(INFO),
             data: path(DATA),
             ack: path(ACK),
-            ack_temp: path(ACK_TEMP),
         }
     }
 
@@ -279,7 +324,7 @@ impl Uploads {
             .and_then(|mut f| f.write_all(&text))
             .map_err(StoreError::io("write", &files.info))?;
         // The data file appears with the first bytes.
-        let spool = Spool::new(files.data, algorithm);
+        let spool = Spool::new(files.data, algorithm, Some(files.ack));
         self.slots().insert(id.clone(), Slot::Busy);
         Ok(Session {
             uploads: Arc::clone(self),
@@ -288,6 +333,30 @@ impl Uploads {
             spool,
             finished: false,
         })
+    }
+
+    /// Checks a session out if it is held in memory (the common case: no trip to a blocking
+    /// thread). `None` means it must be loaded with [`Uploads::checkout`]. The one stat call
+    /// notices a session that `vouch gc` in another process removed.
+    pub fn checkout_held(self: &Arc<Self>, id: &str) -> Option<Checkout> {
+        if !valid_id(id) {
+            return Some(Checkout::Unknown);
+        }
+        let mut slots = self.slots();
+        match slots.get_mut(id)? {
+            Slot::Busy => Some(Checkout::Busy),
+            Slot::Idle(..) if !self.files(id).info.is_file() => {
+                slots.remove(id);
+                Some(Checkout::Unknown)
+            }
+            slot @ Slot::Idle(..) => {
+                let Slot::Idle(idle) = std::mem::replace(slot, Slot::Busy) else {
+                    unreachable!("matched Idle above")
+                };
+                let (info, spool) = *idle;
+                Some(Checkout::Ready(self.session(id, info, spool)))
+            }
+        }
     }
 
     /// Checks a session out for one request, loading it from disk after a restart. Blocking.
@@ -352,6 +421,7 @@ impl Uploads {
             size,
             algorithm,
             digester: None,
+            ack: Some(files.ack),
         };
         let mut slots = self.slots();
         if slots.contains_key(id) {
@@ -373,7 +443,11 @@ impl Uploads {
 
     /// A spool for a single-request upload, not registered as a session.
     pub fn monolithic_spool(&self, algorithm: Algorithm) -> Spool {
-        Spool::new(self.dir.join(format!("mono-{}", random_id())), algorithm)
+        Spool::new(
+            self.dir.join(format!("mono-{}", random_id())),
+            algorithm,
+            None,
+        )
     }
 
     /// Removes sessions and spools idle for longer than `max_idle`, and files a crash left
@@ -428,32 +502,30 @@ impl Uploads {
     }
 }
 
-/// A session's files: `<id>.json` (the session exists while it does), `<id>.data`,
-/// `<id>.ack` and the `<id>.ack.tmp` it is written through.
+/// A session's files: `<id>.json` (the session exists while it does), `<id>.data` and
+/// `<id>.ack`.
 struct SessionFiles {
     info: PathBuf,
     data: PathBuf,
     ack: PathBuf,
-    ack_temp: PathBuf,
 }
 
 const INFO: &str = "json";
 const DATA: &str = "data";
 const ACK: &str = "ack";
-const ACK_TEMP: &str = "ack.tmp";
 
 /// The extension of a session file name (`<32 hex>.<ext>`), if it is one.
 fn session_file(name: &str) -> Option<&str> {
     let (id, ext) = name.split_at_checked(32)?;
     let ext = ext.strip_prefix('.')?;
-    (valid_id(id) && [INFO, DATA, ACK, ACK_TEMP].contains(&ext)).then_some(ext)
+    (valid_id(id) && [INFO, DATA, ACK].contains(&ext)).then_some(ext)
 }
 
 impl SessionFiles {
     /// Deletes the files, the session file last so that a crash half way leaves a session that
     /// expiry still finds. False if the session was already gone.
     fn remove(&self) -> Result<bool, StoreError> {
-        for p in [&self.data, &self.ack, &self.ack_temp] {
+        for p in [&self.data, &self.ack] {
             super::blobs::BlobStore::remove_file(p)?;
         }
         match fs::remove_file(&self.info) {
@@ -465,15 +537,6 @@ impl SessionFiles {
 }
 
 impl Session {
-    /// Records the spool's length as acknowledged, atomically (write then rename), so that a
-    /// restart resumes from exactly what the client was told. Blocking.
-    pub fn acknowledge(&self) -> Result<(), StoreError> {
-        let files = self.uploads.files(&self.id);
-        fs::write(&files.ack_temp, self.spool.size.to_string())
-            .map_err(StoreError::io("write", &files.ack_temp))?;
-        fs::rename(&files.ack_temp, &files.ack).map_err(StoreError::io("rename", &files.ack))
-    }
-
     /// Ends the session and deletes its files (after completion or cancellation). Blocking.
     pub fn finish(mut self) -> Result<(), StoreError> {
         self.finished = true;
@@ -492,6 +555,7 @@ impl Drop for Session {
             size: self.spool.size,
             algorithm: self.spool.algorithm,
             digester: self.spool.digester.take(),
+            ack: self.spool.ack.take(),
         };
         self.uploads.slots().insert(
             self.id.clone(),
@@ -504,10 +568,23 @@ impl Drop for Session {
 mod tests {
     use super::*;
 
-    fn feed(chunks: &[&[u8]]) -> mpsc::Receiver<Bytes> {
-        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+    /// A whole request body: its chunks, then the end marker.
+    fn feed(chunks: &[&[u8]]) -> mpsc::Receiver<Chunk> {
+        channel_of(chunks, true)
+    }
+
+    /// A request body cut off before its end: the chunks without the end marker.
+    fn feed_cut(chunks: &[&[u8]]) -> mpsc::Receiver<Chunk> {
+        channel_of(chunks, false)
+    }
+
+    fn channel_of(chunks: &[&[u8]], whole: bool) -> mpsc::Receiver<Chunk> {
+        let (tx, rx) = mpsc::channel(chunks.len() + 1);
         for c in chunks {
-            tx.try_send(Bytes::copy_from_slice(c)).unwrap();
+            tx.try_send(Chunk::Data(Bytes::copy_from_slice(c))).unwrap();
+        }
+        if whole {
+            tx.try_send(Chunk::End).unwrap();
         }
         rx
     }
@@ -519,8 +596,10 @@ mod tests {
         let mut s = uploads.create("repo", "-", Algorithm::Sha256).unwrap();
         let a = s.spool.append(feed(&[b"hello ", b"wor"])).unwrap();
         s.spool.apply(a);
-        // A request that fails after writing: its result is never applied.
-        let _discarded = s.spool.append(feed(&[b"GARBAGE"])).unwrap();
+        // A request that fails after writing: incomplete, so never applied.
+        let cut = s.spool.append(feed_cut(&[b"GARBAGE"])).unwrap();
+        assert!(!cut.complete);
+        s.spool.apply(cut);
         let id = s.id.clone();
         drop(s);
         let Checkout::Ready(mut s) = uploads.checkout(&id).unwrap() else {
@@ -530,7 +609,6 @@ mod tests {
         assert!(matches!(uploads.checkout(&id).unwrap(), Checkout::Busy));
         let a = s.spool.append(feed(&[b"ld"])).unwrap();
         s.spool.apply(a);
-        s.acknowledge().unwrap();
         let want = Digest::compute(Algorithm::Sha256, b"hello world");
         assert_eq!(s.spool.digest(Algorithm::Sha256).unwrap(), want);
         drop(s);
@@ -556,9 +634,8 @@ mod tests {
         let mut s = uploads.create("repo", "-", Algorithm::Sha256).unwrap();
         let a = s.spool.append(feed(&[b"acked"])).unwrap();
         s.spool.apply(a);
-        s.acknowledge().unwrap();
         // A chunk in flight when the process died: written, never acknowledged.
-        let _lost = s.spool.append(feed(&[b"in flight"])).unwrap();
+        let _lost = s.spool.append(feed_cut(&[b"in flight"])).unwrap();
         let id = s.id.clone();
         std::mem::forget(s); // the process dies: no Drop runs
         let reopened = Uploads::open(dir.path()).unwrap();
