@@ -153,7 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             anyhow::ensure!((4..=31).contains(&cost), "cost must be between 4 and 31");
             let mut salt = [0u8; 16];
-            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+            aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut salt)
                 .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
             let hash = bcrypt::hash_with_salt(password, cost, salt)?
                 .format_for_version(bcrypt::Version::TwoY);

@@ -26,10 +26,10 @@ impl Algorithm {
         }
     }
 
-    fn ring(self) -> &'static ring::digest::Algorithm {
+    fn backend(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
-            Algorithm::Sha256 => &ring::digest::SHA256,
-            Algorithm::Sha512 => &ring::digest::SHA512,
+            Algorithm::Sha256 => &aws_lc_rs::digest::SHA256,
+            Algorithm::Sha512 => &aws_lc_rs::digest::SHA512,
         }
     }
 
@@ -170,14 +170,14 @@ impl fmt::Debug for Digester {
 #[derive(Clone)]
 pub struct Digester {
     algorithm: Algorithm,
-    context: ring::digest::Context,
+    context: aws_lc_rs::digest::Context,
 }
 
 impl Digester {
     pub fn new(algorithm: Algorithm) -> Digester {
         Digester {
             algorithm,
-            context: ring::digest::Context::new(algorithm.ring()),
+            context: aws_lc_rs::digest::Context::new(algorithm.backend()),
         }
     }
 

@@ -321,7 +321,7 @@ impl Authenticator {
             return Err(unauthorized());
         };
         let fingerprint: [u8; 32] =
-            ring::digest::digest(&ring::digest::SHA256, password.as_bytes())
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, password.as_bytes())
                 .as_ref()
                 .try_into()
                 .unwrap_or_else(|_| unreachable!("SHA-256 output is 32 bytes"));

@@ -1386,14 +1386,14 @@ fn tempdir() -> tempfile::TempDir {
 fn sha256(bytes: &[u8]) -> String {
     format!(
         "sha256:{}",
-        hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
     )
 }
 
 fn sha512(bytes: &[u8]) -> String {
     format!(
         "sha512:{}",
-        hex(ring::digest::digest(&ring::digest::SHA512, bytes).as_ref())
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, bytes).as_ref())
     )
 }
 

@@ -91,29 +91,29 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hasher(digest: &str) -> ring::digest::Context {
+fn hasher(digest: &str) -> aws_lc_rs::digest::Context {
     if digest.starts_with("sha512:") {
-        ring::digest::Context::new(&ring::digest::SHA512)
+        aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA512)
     } else {
-        ring::digest::Context::new(&ring::digest::SHA256)
+        aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256)
     }
 }
 
-fn finish(alg: &str, ctx: ring::digest::Context) -> String {
+fn finish(alg: &str, ctx: aws_lc_rs::digest::Context) -> String {
     format!("{alg}:{}", hex(ctx.finish().as_ref()))
 }
 
 fn sha256(data: &[u8]) -> String {
     format!(
         "sha256:{}",
-        hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
     )
 }
 
 fn sha512(data: &[u8]) -> String {
     format!(
         "sha512:{}",
-        hex(ring::digest::digest(&ring::digest::SHA512, data).as_ref())
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, data).as_ref())
     )
 }
 
@@ -152,7 +152,7 @@ fn send_head(
 fn read_response(
     stream: TcpStream,
     method: &str,
-    mut hash: Option<&mut ring::digest::Context>,
+    mut hash: Option<&mut aws_lc_rs::digest::Context>,
 ) -> io::Result<(Response, u64)> {
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut line = String::new();
@@ -304,7 +304,7 @@ impl Big {
     }
 
     fn digest(&self) -> String {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut buf = Vec::new();
         for i in 0..self.chunks() {
             ctx.update(self.chunk(i, &mut buf));

@@ -262,7 +262,7 @@ pub fn valid_id(id: &str) -> bool {
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     // SystemRandom reads the OS CSPRNG; it cannot fail on Linux once the process runs.
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut bytes)
         .unwrap_or_else(|_| unreachable!("the OS random source failed"));
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
