@@ -1,6 +1,10 @@
 //! The `vouch` binary: command-line parsing, logging set-up, and the one place where errors
 //! become exit codes (0 ok, 1 verified-and-denied, 2 error).
 
+mod blob;
+mod keygen;
+mod provenance;
+
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +64,15 @@ enum Command {
     HashPassword {
         #[arg(long, default_value_t = 10)]
         cost: u32,
+    },
+    #[command(flatten)]
+    Keys(keygen::KeyCommand),
+    #[command(flatten)]
+    Blob(blob::BlobCommand),
+    /// SLSA provenance for a build.
+    Provenance {
+        #[command(subcommand)]
+        command: provenance::ProvenanceCommand,
     },
 }
 
@@ -140,6 +153,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(command) => keygen::run(command),
+        Command::Blob(command) => blob::run(command),
+        Command::Provenance { command } => provenance::run(command),
         Command::HashPassword { cost } => {
             let password = match std::env::var("VOUCH_PASSWORD") {
                 Ok(p) => p,

@@ -222,6 +222,31 @@ impl<'a> Tlv<'a> {
         }
     }
 
+    /// A BIT STRING holding a named bit list (X.690 11.2.2: trailing zero bits removed) as a
+    /// mask where bit `n` of the list is `1 << n`. At most 64 bits.
+    pub fn named_bits(&self) -> Result<u64, DerError> {
+        let (&unused, bytes) = self.value.split_first().ok_or(DerError::BadBitString)?;
+        let minimal = match bytes.last() {
+            None => unused == 0,
+            // The unused bits are zero and the last used bit is one.
+            Some(&last) => {
+                unused < 8 && (last >> unused) & 1 == 1 && last & ((1 << unused) - 1) == 0
+            }
+        };
+        if !minimal || bytes.len() > 8 {
+            return Err(DerError::BadBitString);
+        }
+        let mut mask = 0u64;
+        for (i, byte) in bytes.iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (0x80 >> bit) != 0 {
+                    mask |= 1 << (i * 8 + bit);
+                }
+            }
+        }
+        Ok(mask)
+    }
+
     pub fn boolean(&self) -> Result<bool, DerError> {
         match self.value {
             [0x00] => Ok(false),
@@ -237,7 +262,16 @@ impl<'a> Tlv<'a> {
     /// UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, optional fraction) as
     /// seconds since the Unix epoch (fractions truncated).
     pub fn time(&self) -> Result<i64, DerError> {
-        let s = std::str::from_utf8(self.value).map_err(|_| DerError::BadTime)?;
+        self.time_nanos().map(|(secs, _)| secs)
+    }
+
+    /// Like [`Tlv::time`], keeping a GeneralizedTime's fraction as nanoseconds.
+    pub fn time_nanos(&self) -> Result<(i64, u32), DerError> {
+        // ASCII only, so that slicing by byte offsets below cannot split a character.
+        let s = std::str::from_utf8(self.value)
+            .ok()
+            .filter(|s| s.is_ascii())
+            .ok_or(DerError::BadTime)?;
         let s = s.strip_suffix('Z').ok_or(DerError::BadTime)?;
         let (year, rest) = match self.tag {
             tag::UTC_TIME => {
@@ -252,16 +286,19 @@ impl<'a> Tlv<'a> {
             }
             _ => return Err(DerError::BadTime),
         };
-        // Fractional seconds (GeneralizedTime only, no trailing zeros in DER) are dropped.
-        let main = match rest.split_once('.') {
+        // Fractional seconds: GeneralizedTime only, no trailing zeros in DER.
+        let (main, nanos) = match rest.split_once('.') {
             Some((m, f)) if self.tag == tag::GENERALIZED_TIME => {
                 if f.is_empty() || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(DerError::BadTime);
                 }
-                m
+                let kept = &f[..f.len().min(9)];
+                let nanos = kept.parse::<u32>().map_err(|_| DerError::BadTime)?
+                    * 10u32.pow(9 - kept.len() as u32);
+                (m, nanos)
             }
             Some(_) => return Err(DerError::BadTime),
-            None => rest,
+            None => (rest, 0),
         };
         if main.len() != 10 {
             return Err(DerError::BadTime);
@@ -279,7 +316,7 @@ impl<'a> Tlv<'a> {
             return Err(DerError::BadTime);
         }
         let days = days_from_civil(year, month, day);
-        Ok(days * 86400 + hour * 3600 + minute * 60 + second)
+        Ok((days * 86400 + hour * 3600 + minute * 60 + second, nanos))
     }
 
     /// UTF8String, PrintableString or IA5String contents.
@@ -598,8 +635,39 @@ mod tests {
             (tag::GENERALIZED_TIME, "20240229120000.50Z"),
             (tag::GENERALIZED_TIME, "20240229120000+0100"),
             (tag::UTC_TIME, "7001010000Z"),
+            // Ten bytes after the year, one character of them three bytes long (found by the
+            // certificate fuzz target: slicing it by bytes panicked).
+            (tag::UTC_TIME, "0010\u{5d34}35658Z"),
         ] {
             assert_eq!(t(tag, bad), Err(DerError::BadTime), "{bad}");
+        }
+    }
+
+    #[test]
+    fn named_bit_lists_are_minimal() {
+        let bits = |v: &'static [u8]| {
+            Tlv {
+                tag: tag::BIT_STRING,
+                value: v,
+                raw: v,
+            }
+            .named_bits()
+        };
+        // keyUsage digitalSignature (bit 0), keyCertSign + cRLSign (bits 5, 6), decipherOnly (8).
+        assert_eq!(bits(&[0x07, 0x80]), Ok(1));
+        assert_eq!(bits(&[0x01, 0x06]), Ok(0b110_0000));
+        assert_eq!(bits(&[0x07, 0x00, 0x80]), Ok(1 << 8));
+        assert_eq!(bits(&[0x00]), Ok(0));
+        for bad in [
+            &[][..],                            // no unused-bits byte
+            &[0x01],                            // unused bits in an empty string
+            &[0x06, 0x80],                      // trailing zero bit kept
+            &[0x00, 0x00],                      // a whole trailing zero byte
+            &[0x07, 0x81],                      // a set bit among the unused ones
+            &[0x08, 0x80],                      // more than 7 unused bits
+            &[0x00, 1, 1, 1, 1, 1, 1, 1, 1, 1], // more than 64 bits
+        ] {
+            assert_eq!(bits(bad), Err(DerError::BadBitString), "{bad:x?}");
         }
     }
 

@@ -2,6 +2,22 @@
 //! they land) certificates, DSSE, Sigstore bundles, Merkle proofs, checkpoints and policy.
 //! Callers hand in bytes and get verdicts; nothing here opens a file or a socket.
 
+pub mod bundle;
+pub mod checkpoint;
+pub mod cosign_key;
 pub mod der;
+pub mod dsse;
+pub mod intoto;
 pub mod keys;
+pub mod merkle;
+pub mod note;
 pub mod pem;
+pub mod proto_json;
+pub mod rekor;
+pub mod sct;
+pub mod sigstore;
+pub mod slsa;
+pub mod time;
+pub mod trust_root;
+pub mod tsa;
+pub mod x509;

@@ -3,6 +3,9 @@
 //! Tools the tests need are installed by `.ci/install`; a missing tool fails its test.
 
 mod cli;
+mod client;
 mod clients;
 mod common;
 mod durability;
+mod keys;
+mod provenance;
