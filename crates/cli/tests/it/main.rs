@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod clients;
 mod common;
+mod conformance;
 mod durability;
 mod keys;
 mod provenance;
