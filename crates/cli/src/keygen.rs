@@ -99,7 +99,7 @@ fn generate(prefix: &str, kind: KeyKind) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads a private key file, asking for the password only if the key is encrypted.
-fn load(path: &Path) -> anyhow::Result<PrivateKey> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<PrivateKey> {
     let text =
         fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let context = || format!("cannot load the private key {}", path.display());
@@ -182,6 +182,40 @@ fn stty(setting: &str) -> bool {
 /// temporary file in the same directory, synced, then hard-linked into place (which fails if
 /// `path` exists, unlike a rename) and the directory synced.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let (dir, tmp) = write_temp(path, bytes, mode)?;
+    let result = fs::hard_link(&tmp, path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} already exists; refusing to overwrite it",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
+        }
+    });
+    let _ = fs::remove_file(&tmp);
+    result?;
+    // Best effort: the file is in place either way; this makes its name durable.
+    let _ = File::open(dir).and_then(|d| d.sync_all());
+    Ok(())
+}
+
+/// Writes `bytes` to `path` with `mode`, atomically, replacing any file there: readers see the
+/// old file or the new one, never a part. A temporary file in the same directory, synced, then
+/// renamed into place and the directory synced.
+pub(crate) fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let (dir, tmp) = write_temp(path, bytes, mode)?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
+    }
+    let _ = File::open(dir).and_then(|d| d.sync_all());
+    Ok(())
+}
+
+/// A new, synced temporary file beside `path` holding `bytes`; returns the directory and the
+/// temporary file's path. Nothing is left behind if it fails.
+fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<(PathBuf, PathBuf)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -197,30 +231,15 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         name.to_string_lossy(),
         verify::keys::hex(&nonce)
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        fs::hard_link(&tmp, path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!(
-                    "{} already exists; refusing to overwrite it",
-                    path.display()
-                )
-            } else {
-                anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
-            }
-        })?;
-        // Best effort: the file is in place either way; this makes its name durable.
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-        Ok(())
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        let _ = fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", tmp.display())));
+    }
+    Ok((dir.to_path_buf(), tmp))
 }

@@ -2,6 +2,7 @@
 //! become exit codes (0 ok, 1 verified-and-denied, 2 error).
 
 mod blob;
+mod image;
 mod keygen;
 mod provenance;
 
@@ -69,6 +70,8 @@ enum Command {
     Keys(keygen::KeyCommand),
     #[command(flatten)]
     Blob(blob::BlobCommand),
+    #[command(flatten)]
+    Image(image::ImageCommand),
     /// SLSA provenance for a build.
     Provenance {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys(command) => keygen::run(command),
         Command::Blob(command) => blob::run(command),
+        Command::Image(command) => image::run(command),
         Command::Provenance { command } => provenance::run(command),
         Command::HashPassword { cost } => {
             let password = match std::env::var("VOUCH_PASSWORD") {

@@ -330,7 +330,7 @@ fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
 }
 
 /// A subject: the file's name and its SHA-256, hashed as a stream.
-fn subject(path: &Path) -> anyhow::Result<Subject> {
+pub(crate) fn subject(path: &Path) -> anyhow::Result<Subject> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut digester = oci::Digester::new(oci::Algorithm::Sha256);

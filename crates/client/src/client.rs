@@ -1102,7 +1102,7 @@ fn token_error_message(body: &[u8]) -> String {
 
 /// Resolves a `Location` or `Link` target against the URL it came with: absolute URLs,
 /// scheme-relative, absolute paths and relative paths.
-pub(crate) fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
+pub fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
     let location = location.trim();
     if location.starts_with("http://") || location.starts_with("https://") {
         return location.parse().ok();
@@ -1147,7 +1147,7 @@ pub(crate) fn with_query(uri: &Uri, pairs: &[(&str, &str)]) -> Option<Uri> {
 }
 
 /// The target of the first `rel="next"` link (RFC 8288), as the distribution spec paginates.
-fn next_link(headers: &HeaderMap) -> Option<String> {
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()) {
         let mut rest = value;
         while let Some(open) = rest.find('<') {

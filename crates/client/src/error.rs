@@ -212,7 +212,7 @@ impl fmt::Display for ErrorCode {
 
 /// Parses an error body. A body that is not the spec's JSON yields no entries (the status is
 /// still reported); unknown fields are ignored.
-pub(crate) fn parse_error_body(body: &[u8]) -> Vec<RegistryError> {
+pub fn parse_error_body(body: &[u8]) -> Vec<RegistryError> {
     #[derive(serde::Deserialize)]
     struct Body {
         #[serde(default)]

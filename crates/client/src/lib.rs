@@ -19,3 +19,21 @@ pub use image_ref::{DOCKER_HUB, ImageRef, ImageRefError, MAX_FULL_NAME_LEN, Regi
 
 /// The bytes type of blob and manifest bodies.
 pub use bytes::Bytes;
+
+/// The parsers of registry- and user-provided input, for the fuzz targets in `fuzz/`. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::auth::Source;
+    pub use crate::auth::challenge::{Challenge, parse as parse_challenges};
+    pub use crate::auth::parse_token_response;
+    pub use crate::client::{next_link, resolve_location};
+    pub use crate::error::parse_error_body;
+
+    /// Where `config` says credentials for `registry` come from (a helper is named, not run).
+    pub fn docker_config_source(
+        config: &crate::DockerConfig,
+        registry: &crate::Registry,
+    ) -> Result<Source, crate::CredentialsError> {
+        config.source(registry)
+    }
+}

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::keys::HashAlg;
+use crate::keys::{HashAlg, PublicKey};
 use crate::proto_json;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -427,7 +427,30 @@ impl Bundle {
     }
 }
 
+/// The `publicKey.hint` Sigstore clients write for a key (sigstore-go's and cosign's choice):
+/// standard base64 of the SHA-256 of its DER SubjectPublicKeyInfo. A hint proves nothing; the
+/// verifier is told which key to trust.
+pub fn key_hint(key: &PublicKey) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key.fingerprint())
+}
+
 impl Bundle {
+    /// A v0.3 bundle signed with a key the verifier must be given: `publicKey` material with
+    /// its [`key_hint`], and neither log entries nor timestamps (nothing proves when it was
+    /// signed).
+    pub fn signed_with_key(key: &PublicKey, content: Content) -> Bundle {
+        Bundle {
+            version: BundleVersion::V0_3,
+            material: Material::PublicKey {
+                hint: Some(key_hint(key)),
+            },
+            tlog_entries: Vec::new(),
+            rfc3161_timestamps: Vec::new(),
+            content,
+        }
+    }
+
     /// Serializes the bundle as protobuf JSON, as Sigstore clients read it. Version 0.3 only:
     /// it is the version vouch writes.
     pub fn to_json(&self) -> Result<String, BundleError> {
@@ -593,6 +616,26 @@ mod tests {
         }
         let old = Bundle::from_json(&conformance("happy-path-v0.1")).unwrap();
         assert!(old.to_json().is_err(), "only v0.3 is written");
+    }
+
+    #[test]
+    fn key_hints_are_what_sigstore_clients_write() {
+        // The conformance suite's managed-key bundle, written by a Sigstore client for key.pub.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/signing/sigstore-conformance/bundle-verify/managed-key-happy-path");
+        let pem = std::fs::read_to_string(dir.join("key.pub")).unwrap();
+        let key = PublicKey::from_pem(&pem).unwrap();
+        let theirs = Bundle::from_json(&conformance("managed-key-happy-path")).unwrap();
+        let Material::PublicKey { hint: Some(hint) } = &theirs.material else {
+            panic!("a key hint: {:?}", theirs.material)
+        };
+        assert_eq!(&key_hint(&key), hint);
+
+        let ours = Bundle::signed_with_key(&key, theirs.content.clone());
+        assert_eq!(ours.material, theirs.material);
+        assert!(ours.tlog_entries.is_empty() && ours.rfc3161_timestamps.is_empty());
+        let again = Bundle::from_json(ours.to_json().unwrap().as_bytes()).unwrap();
+        assert_eq!(again, ours);
     }
 
     /// What a refused bundle's error must be.

@@ -188,6 +188,39 @@ impl Statement {
     }
 }
 
+/// cosign's `--type` shortcuts and the predicate type URIs they stand for
+/// (`cmd/cosign/cli/options/predicate.go`, with in-toto-golang's and cosign's constants).
+pub const PREDICATE_TYPE_SHORTCUTS: &[(&str, &str)] = &[
+    ("custom", "https://cosign.sigstore.dev/attestation/v1"),
+    ("slsaprovenance", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance02", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance1", "https://slsa.dev/provenance/v1"),
+    ("spdx", "https://spdx.dev/Document"),
+    ("spdxjson", "https://spdx.dev/Document"),
+    ("cyclonedx", "https://cyclonedx.org/bom"),
+    ("link", "https://in-toto.io/Link/v1"),
+    ("vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"),
+    ("openvex", "https://openvex.dev/ns"),
+];
+
+/// The predicate type a `--type` value names, as cosign reads it: one of its shortcuts, else
+/// the value itself if it is an absolute URI (`scheme:rest`). `None` for anything else.
+pub fn predicate_type(type_or_uri: &str) -> Option<String> {
+    if let Some((_, uri)) = PREDICATE_TYPE_SHORTCUTS
+        .iter()
+        .find(|(name, _)| *name == type_or_uri)
+    {
+        return Some((*uri).to_owned());
+    }
+    let (scheme, rest) = type_or_uri.split_once(':')?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let rest_ok = !rest.is_empty() && !rest.chars().any(|c| c.is_whitespace() || c.is_control());
+    (scheme_ok && rest_ok).then(|| type_or_uri.to_owned())
+}
+
 #[derive(Deserialize)]
 struct RawStatement {
     #[serde(rename = "_type")]
@@ -363,5 +396,30 @@ mod tests {
             r#"{{"_type":"{STATEMENT_V1}","subject":[{{"name":"artifact""#
         )));
         assert_eq!(Statement::parse(json.as_bytes()).unwrap(), statement);
+    }
+
+    #[test]
+    fn predicate_types_as_cosign_names_them() {
+        let table = [
+            ("slsaprovenance1", Some("https://slsa.dev/provenance/v1")),
+            ("slsaprovenance", Some("https://slsa.dev/provenance/v0.2")),
+            (
+                "vuln",
+                Some("https://cosign.sigstore.dev/attestation/vuln/v1"),
+            ),
+            ("spdxjson", Some("https://spdx.dev/Document")),
+            ("cyclonedx", Some("https://cyclonedx.org/bom")),
+            ("custom", Some("https://cosign.sigstore.dev/attestation/v1")),
+            ("https://example.com/p/v1", Some("https://example.com/p/v1")),
+            ("urn:example:p", Some("urn:example:p")),
+            ("slsa", None),
+            ("", None),
+            ("https:", None),
+            ("1http://x", None),
+            ("https://a b", None),
+        ];
+        for (input, want) in table {
+            assert_eq!(predicate_type(input).as_deref(), want, "{input:?}");
+        }
     }
 }

@@ -3,8 +3,9 @@
 //! aws-lc-rs; Ed25519ph (RFC 8032 prehashed Ed25519, which cosign uses for Ed25519 keys) is
 //! the one scheme it lacks, and is verified with ed25519-dalek.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
@@ -125,8 +126,104 @@ pub struct PublicKey {
     spki: Vec<u8>,
     /// The key bytes inside the SPKI: EC point, Ed25519 key, or PKCS#1 RSAPublicKey.
     raw: Vec<u8>,
-    /// The backend's parsed key for the scheme verified with first.
-    parsed: OnceLock<(Scheme, ParsedPublicKey)>,
+    /// The backend's parsed key, one slot per scheme the key's kind can verify with (see
+    /// [`scheme_slot`]): a P-384 key checks certificates under SHA-384 and timestamps under
+    /// SHA-256, and neither may parse the key again. Shared by clones (the same key).
+    parsed: Arc<[OnceLock<ParsedPublicKey>; SCHEME_SLOTS]>,
+    /// Signatures this key verified, when the key is long-lived and asked to remember them
+    /// ([`PublicKey::with_signature_memo`]); clones share it.
+    memo: Option<Arc<SignatureMemo>>,
+}
+
+/// How many schemes one key can verify with: an RSA key's PKCS#1 v1.5 and PSS under three
+/// hashes each.
+const SCHEME_SLOTS: usize = 6;
+
+/// Where a scheme's parsed key lives. The key's kind fixes the algorithm family
+/// ([`PublicKey::check`] runs first), so the hash and the padding pick the slot.
+fn scheme_slot(scheme: Scheme) -> usize {
+    let hash = |h: HashAlg| match h {
+        HashAlg::Sha256 => 0,
+        HashAlg::Sha384 => 1,
+        HashAlg::Sha512 => 2,
+    };
+    match scheme {
+        Scheme::Ecdsa(h) | Scheme::RsaPkcs1(h) => hash(h),
+        Scheme::RsaPss(h) => 3 + hash(h),
+        Scheme::Ed25519 | Scheme::Ed25519ph => 0,
+    }
+}
+
+/// The signatures one key verified: SHA-256 fingerprints of (scheme, message or digest,
+/// signature), successes only.
+///
+/// It can never change an answer. Verification is a deterministic function of the key, the
+/// scheme, the signed bytes and the signature; the memo belongs to one key (its SPKI never
+/// changes), and its entries fingerprint the other three, length-prefixed and with a tag that
+/// keeps messages and digests apart, so a hit means that this very check succeeded before. Two
+/// different checks could share an entry only through a SHA-256 collision, which every
+/// signature here already assumes away. Failures are never remembered, so a memo cannot turn
+/// a bad signature good, nor hide a key that stopped verifying. Bounded: when full it is
+/// emptied, which costs only time.
+struct SignatureMemo {
+    capacity: usize,
+    seen: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl SignatureMemo {
+    fn fingerprint(scheme: Scheme, input: SignedInput<'_>, signature: &[u8]) -> [u8; 32] {
+        let (tag, bytes) = match input {
+            SignedInput::Message(m) => (0u8, m),
+            SignedInput::Digest(d) => (1u8, d),
+        };
+        let hash_byte = |h: HashAlg| match h {
+            HashAlg::Sha256 => 1,
+            HashAlg::Sha384 => 2,
+            HashAlg::Sha512 => 3,
+        };
+        let scheme_bytes = match scheme {
+            Scheme::Ecdsa(h) => [1, hash_byte(h)],
+            Scheme::Ed25519 => [2, 0],
+            Scheme::Ed25519ph => [3, 0],
+            Scheme::RsaPkcs1(h) => [4, hash_byte(h)],
+            Scheme::RsaPss(h) => [5, hash_byte(h)],
+        };
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(b"vouch signature memo v1\0");
+        ctx.update(&scheme_bytes);
+        ctx.update(&[tag]);
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(bytes);
+        ctx.update(&(signature.len() as u64).to_be_bytes());
+        ctx.update(signature);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    fn contains(&self, entry: &[u8; 32]) -> bool {
+        // A panic while the lock was held cannot leave the set half-updated in a way that
+        // matters: every entry in it is still a check that succeeded.
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(entry)
+    }
+
+    fn insert(&self, entry: [u8; 32]) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= self.capacity {
+            seen.clear();
+        }
+        seen.insert(entry);
+    }
+}
+
+/// What a signature covers, as the caller hands it in.
+#[derive(Clone, Copy)]
+enum SignedInput<'a> {
+    Message(&'a [u8]),
+    Digest(&'a [u8]),
 }
 
 impl fmt::Debug for PublicKey {
@@ -193,7 +290,8 @@ impl PublicKey {
             kind,
             spki: spki.to_vec(),
             raw: raw.to_vec(),
-            parsed: OnceLock::new(),
+            parsed: Default::default(),
+            memo: None,
         };
         // Reject keys the backend cannot use now rather than at the first verification.
         key.backend_key(key.default_scheme())
@@ -204,6 +302,23 @@ impl PublicKey {
     /// Parses a PEM `PUBLIC KEY` block.
     pub fn from_pem(text: &str) -> Result<PublicKey, KeyError> {
         PublicKey::from_spki_der(&pem::parse_labelled(text, "PUBLIC KEY")?)
+    }
+
+    /// This key, remembering up to `capacity` signatures it verified so that checking the same
+    /// signature over the same bytes again costs a hash instead of a verification. For
+    /// long-lived keys that see the same signatures again (a trusted root's CA, log and
+    /// timestamp keys in a server). A remembered success is always the right answer: only
+    /// successes are remembered, each by a SHA-256 fingerprint of the scheme, the signed bytes
+    /// and the signature, and verification is a deterministic function of those and the key.
+    /// A capacity of 0 remembers nothing.
+    pub fn with_signature_memo(mut self, capacity: usize) -> PublicKey {
+        self.memo = (capacity > 0).then(|| {
+            Arc::new(SignatureMemo {
+                capacity,
+                seen: Mutex::new(HashSet::new()),
+            })
+        });
+        self
     }
 
     pub fn kind(&self) -> KeyKind {
@@ -276,25 +391,45 @@ impl PublicKey {
         })
     }
 
-    /// The backend's parsed key for `scheme`, cached for the first scheme asked for.
-    fn backend_key(&self, scheme: Scheme) -> Result<ParsedPublicKey, SignatureError> {
-        let mismatch = || SignatureError::SchemeMismatch {
-            scheme,
-            kind: self.kind,
-        };
+    /// The backend's parsed key for `scheme`, parsed on first use and kept for the key's life.
+    fn backend_key(&self, scheme: Scheme) -> Result<&ParsedPublicKey, SignatureError> {
         if scheme == Scheme::Ed25519ph {
             // Not a backend scheme; the Ed25519 key validates the bytes.
             return self.backend_key(Scheme::Ed25519);
         }
-        if let Some((s, key)) = self.parsed.get()
-            && *s == scheme
-        {
-            return Ok(key.clone());
+        let slot = &self.parsed[scheme_slot(scheme)];
+        if let Some(key) = slot.get() {
+            return Ok(key);
         }
-        let alg = self.algorithm(scheme).ok_or_else(mismatch)?;
+        let alg = self
+            .algorithm(scheme)
+            .ok_or(SignatureError::SchemeMismatch {
+                scheme,
+                kind: self.kind,
+            })?;
         let key = ParsedPublicKey::new(alg, &self.spki).map_err(|_| SignatureError::Invalid)?;
-        let _ = self.parsed.set((scheme, key.clone()));
-        Ok(key)
+        // Another thread may have filled the slot meanwhile with the same parse; either is fine.
+        Ok(slot.get_or_init(|| key))
+    }
+
+    /// Runs `verify` unless the memo remembers this very check succeeding; remembers a success.
+    fn memoized(
+        &self,
+        scheme: Scheme,
+        input: SignedInput<'_>,
+        signature: &[u8],
+        verify: impl FnOnce() -> Result<(), SignatureError>,
+    ) -> Result<(), SignatureError> {
+        let Some(memo) = &self.memo else {
+            return verify();
+        };
+        let entry = SignatureMemo::fingerprint(scheme, input, signature);
+        if memo.contains(&entry) {
+            return Ok(());
+        }
+        verify()?;
+        memo.insert(entry);
+        Ok(())
     }
 
     /// Verifies `signature` over `message` under `scheme`.
@@ -305,19 +440,14 @@ impl PublicKey {
         signature: &[u8],
     ) -> Result<(), SignatureError> {
         self.check(scheme)?;
-        if scheme == Scheme::Ed25519ph {
-            return self.verify_ed25519ph(&HashAlg::Sha512.digest(message), signature);
-        }
-        if let Some((s, key)) = self.parsed.get()
-            && *s == scheme
-        {
-            return key
+        self.memoized(scheme, SignedInput::Message(message), signature, || {
+            if scheme == Scheme::Ed25519ph {
+                return self.verify_ed25519ph(&HashAlg::Sha512.digest(message), signature);
+            }
+            self.backend_key(scheme)?
                 .verify_sig(message, signature)
-                .map_err(|_| SignatureError::Invalid);
-        }
-        self.backend_key(scheme)?
-            .verify_sig(message, signature)
-            .map_err(|_| SignatureError::Invalid)
+                .map_err(|_| SignatureError::Invalid)
+        })
     }
 
     /// Verifies `signature` over a message known only by its digest under `scheme`'s hash
@@ -341,14 +471,16 @@ impl PublicKey {
                 want: hash.output_len(),
             });
         }
-        if scheme == Scheme::Ed25519ph {
-            return self.verify_ed25519ph(digest, signature);
-        }
-        let d = aws_lc_rs::digest::Digest::import_less_safe(digest, hash.backend())
-            .map_err(|_| SignatureError::Invalid)?;
-        self.backend_key(scheme)?
-            .verify_digest_sig(&d, signature)
-            .map_err(|_| SignatureError::Invalid)
+        self.memoized(scheme, SignedInput::Digest(digest), signature, || {
+            if scheme == Scheme::Ed25519ph {
+                return self.verify_ed25519ph(digest, signature);
+            }
+            let d = aws_lc_rs::digest::Digest::import_less_safe(digest, hash.backend())
+                .map_err(|_| SignatureError::Invalid)?;
+            self.backend_key(scheme)?
+                .verify_digest_sig(&d, signature)
+                .map_err(|_| SignatureError::Invalid)
+        })
     }
 
     fn verify_ed25519ph(&self, sha512: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
@@ -747,6 +879,95 @@ mod tests {
         assert_eq!(
             key.verify(Scheme::Ed25519, b"abc", &signature),
             Err(SignatureError::Invalid)
+        );
+    }
+
+    /// A P-384 key checks certificates under SHA-384 and RFC 3161 timestamps under SHA-256:
+    /// each scheme keeps its own parsed key, and alternating between them keeps working.
+    #[test]
+    fn one_key_verifies_under_several_schemes_alternately() {
+        let key = PrivateKey::generate(KeyKind::EcdsaP384).unwrap();
+        let public = key.public_key().unwrap();
+        let d256 = HashAlg::Sha256.digest(b"m");
+        let d384 = HashAlg::Sha384.digest(b"m");
+        let s384 = key.sign_digest(&d384).unwrap();
+        // The backend signs P-384 over SHA-384 only. ECDSA signs the digest as an integer, and
+        // 16 zero bytes before a SHA-256 digest leave that integer as it is: this is a
+        // signature over the SHA-256 digest.
+        let s256 = key.sign_digest(&[&[0u8; 16][..], &d256].concat()).unwrap();
+        for _ in 0..3 {
+            public
+                .verify_digest(Scheme::Ecdsa(HashAlg::Sha256), &d256, &s256)
+                .unwrap();
+            public
+                .verify_digest(Scheme::Ecdsa(HashAlg::Sha384), &d384, &s384)
+                .unwrap();
+            assert_eq!(
+                public.verify_digest(Scheme::Ecdsa(HashAlg::Sha384), &d384, &s256),
+                Err(SignatureError::Invalid)
+            );
+        }
+        assert_eq!(
+            public
+                .parsed
+                .iter()
+                .filter(|slot| slot.get().is_some())
+                .count(),
+            2
+        );
+    }
+
+    /// The signature memo: successes only, never a changed answer, bounded, shared by clones.
+    #[test]
+    fn signature_memo_remembers_successes_only() {
+        let key = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        let public = key.public_key().unwrap().with_signature_memo(2);
+        let scheme = key.scheme();
+        let good = key.sign(b"hello").unwrap();
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        let memo = || public.memo.as_ref().unwrap().seen.lock().unwrap().len();
+
+        for _ in 0..2 {
+            assert_eq!(
+                public.verify(scheme, b"hello", &bad),
+                Err(SignatureError::Invalid)
+            );
+        }
+        assert_eq!(memo(), 0, "failures are not remembered");
+        public.verify(scheme, b"hello", &good).unwrap();
+        public.verify(scheme, b"hello", &good).unwrap();
+        assert_eq!(memo(), 1);
+        // The same signature over other bytes, or over the message taken as a digest, is another
+        // check, and fails.
+        assert_eq!(
+            public.verify(scheme, b"hellO", &good),
+            Err(SignatureError::Invalid)
+        );
+        let as_digest = HashAlg::Sha256.digest(b"hello");
+        assert!(public.verify_digest(scheme, &as_digest, &good).is_ok());
+        assert_eq!(memo(), 2);
+        let wrong_digest = HashAlg::Sha256.digest(b"hellO");
+        assert_eq!(
+            public.verify_digest(scheme, &wrong_digest, &good),
+            Err(SignatureError::Invalid)
+        );
+        // Full: emptied, then filling again; every answer is unchanged.
+        let other = key.sign(b"other").unwrap();
+        public.verify(scheme, b"other", &other).unwrap();
+        assert_eq!(memo(), 1);
+        public.verify(scheme, b"hello", &good).unwrap();
+        let clone = public.clone();
+        clone.verify(scheme, b"other", &other).unwrap();
+        assert_eq!(memo(), 2, "clones share the memo");
+        assert!(
+            PrivateKey::generate(KeyKind::EcdsaP256)
+                .unwrap()
+                .public_key()
+                .unwrap()
+                .with_signature_memo(0)
+                .memo
+                .is_none()
         );
     }
 

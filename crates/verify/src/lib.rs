@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod checkpoint;
+pub mod cosign_classic;
 pub mod cosign_key;
 pub mod der;
 pub mod dsse;

@@ -377,7 +377,13 @@ impl Verifier {
     /// (Rekor v1) are [`VerifierKind::EcdsaSpki`].
     pub fn for_log_key(name: &str, key: &PublicKey) -> Result<Verifier, NoteError> {
         match key.kind() {
-            KeyKind::Ed25519 => Verifier::ed25519(name, key.raw()),
+            KeyKind::Ed25519 => {
+                // The caller's key itself (the same bytes), with whatever it was prepared with:
+                // a trusted root's keys remember the signatures they verified.
+                let mut verifier = Verifier::ed25519(name, key.raw())?;
+                verifier.key = key.clone();
+                Ok(verifier)
+            }
             KeyKind::EcdsaP256 | KeyKind::EcdsaP384 | KeyKind::EcdsaP521 => {
                 check_name(name)?;
                 let fingerprint = key.fingerprint();

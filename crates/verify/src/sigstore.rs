@@ -12,8 +12,9 @@
 //! signatures, log and CT keys) is prepared once in [`Verifier::new`].
 
 use std::fmt;
+use std::sync::OnceLock;
 
-use crate::bundle::{Bundle, Content, Material, TlogEntry};
+use crate::bundle::{Bundle, Content, Material, MessageDigest, TlogEntry};
 use crate::checkpoint::{Origin, SignedCheckpoint};
 use crate::dsse;
 use crate::intoto::{self, Statement};
@@ -71,38 +72,54 @@ impl fmt::Display for Matcher {
 /// (pure Ed25519 signs the message itself).
 #[derive(Debug, Clone, Default)]
 pub struct Artifact {
-    digests: Vec<(HashAlg, Vec<u8>)>,
+    /// SHA-256, SHA-384 and SHA-512, in that order: handed in, or computed from `bytes` the
+    /// first time a check needs one (most bundles need one digest, and hashing a large file
+    /// three times would cost more than verifying its bundle).
+    digests: [OnceLock<Vec<u8>>; 3],
     bytes: Option<Vec<u8>>,
+}
+
+fn digest_slot(alg: HashAlg) -> usize {
+    match alg {
+        HashAlg::Sha256 => 0,
+        HashAlg::Sha384 => 1,
+        HashAlg::Sha512 => 2,
+    }
 }
 
 impl Artifact {
     pub fn from_bytes(bytes: Vec<u8>) -> Artifact {
-        let digests = [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512]
-            .into_iter()
-            .map(|h| (h, h.digest(&bytes)))
-            .collect();
         Artifact {
-            digests,
+            digests: Default::default(),
             bytes: Some(bytes),
         }
     }
 
-    /// An artifact known only by digests (a large file hashed as a stream).
+    /// An artifact known only by digests (a large file hashed as a stream). Of two digests
+    /// with the same algorithm, the first counts.
     pub fn from_digests(digests: Vec<(HashAlg, Vec<u8>)>) -> Artifact {
+        let slots: [OnceLock<Vec<u8>>; 3] = Default::default();
+        for (alg, digest) in digests {
+            let _ = slots[digest_slot(alg)].set(digest);
+        }
         Artifact {
-            digests,
+            digests: slots,
             bytes: None,
         }
     }
 
     pub fn digest(&self, alg: HashAlg) -> Option<&[u8]> {
-        self.digests
-            .iter()
-            .find(|(h, _)| *h == alg)
-            .map(|(_, d)| d.as_slice())
+        let slot = &self.digests[digest_slot(alg)];
+        if let Some(d) = slot.get() {
+            return Some(d);
+        }
+        let bytes = self.bytes.as_ref()?;
+        Some(slot.get_or_init(|| alg.digest(bytes)))
     }
 
-    fn oci_digests(&self) -> Vec<oci::Digest> {
+    /// The artifact's digests as an in-toto subject may name them, each computed only when the
+    /// one before matched no subject.
+    fn oci_digests(&self) -> impl Iterator<Item = oci::Digest> + '_ {
         [
             (HashAlg::Sha256, oci::Algorithm::Sha256),
             (HashAlg::Sha512, oci::Algorithm::Sha512),
@@ -112,7 +129,6 @@ impl Artifact {
             let hex = crate::keys::hex(self.digest(h)?);
             oci::Digest::parse(&format!("{}:{hex}", a.as_str())).ok()
         })
-        .collect()
     }
 }
 
@@ -136,7 +152,7 @@ pub enum Failure {
     #[error("the bundle names a key, not a certificate; verify it with --key")]
     KeyBundleWithoutKey,
     #[error(
-        "the bundle's certificate chain contains a self-signed certificate ({0}); trust comes from the trusted root only"
+        "the bundle's certificate chain contains a self-signed certificate ({0}) that the trusted root does not hold; trust comes from the trusted root only"
     )]
     RootInBundle(String),
     #[error("the signing certificate cannot be parsed: {0}")]
@@ -229,6 +245,27 @@ struct Log {
     origin: Origin,
 }
 
+/// How a [`Verifier`] prepares its trusted root.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How many verified signatures each key of the trusted root remembers (its CA and
+    /// timestamp certificates, Rekor and CT log keys), so that verifying a bundle again, or
+    /// bundles sharing a certificate or checkpoint, skips the signature checks already made.
+    /// A remembered success is always right ([`PublicKey::with_signature_memo`]); every other
+    /// check (times, validity windows, identity) runs each time. 0 remembers nothing.
+    pub signature_memo: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        // A few hundred KiB per key at most; a server verifying thousands of distinct bundles
+        // between repeats only loses time.
+        Config {
+            signature_memo: 4096,
+        }
+    }
+}
+
 /// A trusted root prepared for verification.
 pub struct Verifier {
     logs: Vec<Log>,
@@ -250,10 +287,15 @@ fn prepare_authority(
     uri: &str,
     chain: &[Vec<u8>],
     validity: Validity,
+    config: &Config,
 ) -> Result<Authority, String> {
     let certificates = chain
         .iter()
-        .map(|der| Certificate::from_der(der).map_err(|e| e.to_string()))
+        .map(|der| {
+            Certificate::from_der(der)
+                .map(|c| c.with_signature_memo(config.signature_memo))
+                .map_err(|e| e.to_string())
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for pair in certificates.windows(2) {
         let (child, issuer) = (&pair[0], &pair[1]);
@@ -284,9 +326,16 @@ fn prepare_authority(
 
 impl Verifier {
     pub fn new(root: TrustedRoot) -> Verifier {
+        Verifier::with_config(root, Config::default())
+    }
+
+    pub fn with_config(root: TrustedRoot, config: Config) -> Verifier {
         let mut skipped = root.skipped;
         let mut logs = Vec::new();
-        for instance in root.tlogs {
+        for mut instance in root.tlogs {
+            // Before the checkpoint verifier takes its copy: Rekor v1's ECDSA key signs both
+            // SETs and checkpoints, and the copies share what it remembers.
+            instance.key = instance.key.with_signature_memo(config.signature_memo);
             let host = host_of(&instance.base_url).to_owned();
             match note::Verifier::for_log_key(&host, &instance.key) {
                 Ok(verifier) => {
@@ -311,7 +360,7 @@ impl Verifier {
             .into_iter()
             .map(|l| {
                 CtLog::new(
-                    l.key,
+                    l.key.with_signature_memo(config.signature_memo),
                     l.validity.start.secs(),
                     l.validity.end.map(|e| e.secs()),
                 )
@@ -319,16 +368,18 @@ impl Verifier {
             .collect();
         let mut prepare = |list: Vec<crate::trust_root::Authority>, what: &str| -> Vec<Authority> {
             list.into_iter()
-                .filter_map(|a| match prepare_authority(&a.uri, &a.chain, a.validity) {
-                    Ok(p) => Some(p),
-                    Err(why) => {
-                        skipped.push(Skipped {
-                            what: format!("{what} {}", a.uri),
-                            why,
-                        });
-                        None
-                    }
-                })
+                .filter_map(
+                    |a| match prepare_authority(&a.uri, &a.chain, a.validity, &config) {
+                        Ok(p) => Some(p),
+                        Err(why) => {
+                            skipped.push(Skipped {
+                                what: format!("{what} {}", a.uri),
+                                why,
+                            });
+                            None
+                        }
+                    },
+                )
                 .collect()
         };
         let cas = prepare(root.certificate_authorities, "certificate authority");
@@ -344,6 +395,68 @@ impl Verifier {
 
     fn log(&self, log_id: &[u8]) -> Option<&Log> {
         self.logs.iter().find(|l| l.instance.log_id == log_id)
+    }
+
+    /// The transparency log the trusted root lists under `log_id`, for signatures that carry
+    /// a log entry outside a bundle (cosign's classic `dev.sigstore.cosign/bundle`).
+    pub fn tlog(&self, log_id: &[u8]) -> Option<&LogInstance> {
+        self.log(log_id).map(|l| &l.instance)
+    }
+
+    /// The certificate checks of [`Verifier::verify`], for signatures that do not come in a
+    /// bundle (cosign's classic layers): the chain to a Fulcio CA of the trusted root at every
+    /// proven signing time, a verified SCT, then the identity and the OIDC issuer.
+    pub fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        times: &[Timestamp],
+        identity: &Matcher,
+        issuer: &Matcher,
+    ) -> Result<VerifiedSigner, Failure> {
+        if times.is_empty() {
+            return Err(Failure::NoSigningTime);
+        }
+        let mut issuer_key = None;
+        for t in times {
+            let key = self
+                .chain_to_authority(cert, &self.cas, *t, Purpose::CodeSigning)
+                .map_err(|reason| Failure::Chain { time: *t, reason })?;
+            issuer_key = Some(key);
+        }
+        let issuer_key = issuer_key.ok_or(Failure::NoSigningTime)?;
+        let report = sct::verify_scts(cert, issuer_key, &self.ctlogs)
+            .map_err(|e| Failure::Sct(e.to_string()))?;
+        if report.verified.is_empty() {
+            let why = report
+                .rejected
+                .iter()
+                .map(|r| r.reason.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Failure::Sct(if why.is_empty() {
+                "the certificate has none".into()
+            } else {
+                why
+            }));
+        }
+        let sans: Vec<String> = cert.san_identities().map(str::to_owned).collect();
+        let Some(found) = sans.iter().find(|s| identity.matches(s)) else {
+            return Err(Failure::IdentityMismatch {
+                found: sans,
+                expected: identity.to_string(),
+            });
+        };
+        let oidc = cert.oidc_issuer().map(str::to_owned);
+        if !oidc.as_deref().is_some_and(|i| issuer.matches(i)) {
+            return Err(Failure::IssuerMismatch {
+                found: oidc,
+                expected: issuer.to_string(),
+            });
+        }
+        Ok(VerifiedSigner::Certificate {
+            identity: found.clone(),
+            issuer: oidc.unwrap_or_default(),
+        })
     }
 
     /// Verifies `bundle` as a signature by `identity` over `artifact`.
@@ -362,11 +475,19 @@ impl Verifier {
                 return Err(Failure::KeyBundleWithoutKey);
             }
             (Identity::Certificate { .. }, material) => {
+                // The rest of a v0.1/v0.2 chain is never used to build a path: trust comes
+                // from the trusted root only. A root the trusted root also holds is superfluous
+                // (real npm bundles carry Sigstore's own); any other root is a forgery's shape.
                 if let Material::Chain(chain) = material {
                     for der in chain.iter().skip(1) {
                         let c = Certificate::from_der(der)
                             .map_err(|e| Failure::Certificate(e.to_string()))?;
-                        if c.issuer_der() == c.subject_der() {
+                        let trusted = || {
+                            self.cas
+                                .iter()
+                                .any(|a| a.certificates.iter().any(|t| t.der() == c.der()))
+                        };
+                        if c.issuer_der() == c.subject_der() && !trusted() {
                             return Err(Failure::RootInBundle(c.describe()));
                         }
                     }
@@ -382,11 +503,10 @@ impl Verifier {
         };
 
         // 2. What was signed, and the signature over it.
-        let sha256 = artifact
-            .digest(HashAlg::Sha256)
-            .ok_or(Failure::MissingDigest(HashAlg::Sha256))?
-            .to_vec();
         let mut statement = None;
+        // What the log entry must record: the artifact's SHA-256 for a message signature (only
+        // there is it needed: a DSSE subject may name the artifact by another digest).
+        let sha256;
         let pae_digest;
         let signed = match &bundle.content {
             Content::MessageSignature { digest, signature } => {
@@ -398,7 +518,11 @@ impl Verifier {
                         return Err(Failure::MessageDigestMismatch);
                     }
                 }
-                verify_message_signature(key, artifact, signature)?;
+                sha256 = artifact
+                    .digest(HashAlg::Sha256)
+                    .ok_or(Failure::MissingDigest(HashAlg::Sha256))?
+                    .to_vec();
+                verify_message_signature(key, artifact, digest.as_ref(), signature)?;
                 Signed::Message {
                     artifact_sha256: &sha256,
                     signature,
@@ -418,11 +542,7 @@ impl Verifier {
                     .map_err(|_| Failure::Signature("signer's key over the DSSE envelope"))?;
                 let st =
                     Statement::parse(payload).map_err(|e| Failure::Statement(e.to_string()))?;
-                if !artifact
-                    .oci_digests()
-                    .iter()
-                    .any(|d| st.subject_for(d).is_some())
-                {
+                if !artifact.oci_digests().any(|d| st.subject_for(&d).is_some()) {
                     return Err(Failure::SubjectMismatch);
                 }
                 statement = Some(st);
@@ -496,50 +616,8 @@ impl Verifier {
         // 5. The certificate: chain at every proven time, SCTs, identity and issuer.
         let verified_signer = match (&leaf, identity) {
             (Some(cert), Identity::Certificate { identity, issuer }) => {
-                if times.is_empty() {
-                    return Err(Failure::NoSigningTime);
-                }
-                let mut issuer_key = None;
-                for (t, _) in &times {
-                    let key = self
-                        .chain_to_authority(cert, &self.cas, *t, Purpose::CodeSigning)
-                        .map_err(|reason| Failure::Chain { time: *t, reason })?;
-                    issuer_key = Some(key);
-                }
-                let issuer_key = issuer_key.unwrap_or_else(|| unreachable!("times is not empty"));
-                let report = sct::verify_scts(cert, &issuer_key, &self.ctlogs)
-                    .map_err(|e| Failure::Sct(e.to_string()))?;
-                if report.verified.is_empty() {
-                    let why = report
-                        .rejected
-                        .iter()
-                        .map(|r| r.reason.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    return Err(Failure::Sct(if why.is_empty() {
-                        "the certificate has none".into()
-                    } else {
-                        why
-                    }));
-                }
-                let sans: Vec<String> = cert.san_identities().map(str::to_owned).collect();
-                let Some(found) = sans.iter().find(|s| identity.matches(s)) else {
-                    return Err(Failure::IdentityMismatch {
-                        found: sans,
-                        expected: identity.to_string(),
-                    });
-                };
-                let oidc = cert.oidc_issuer().map(str::to_owned);
-                if !oidc.as_deref().is_some_and(|i| issuer.matches(i)) {
-                    return Err(Failure::IssuerMismatch {
-                        found: oidc,
-                        expected: issuer.to_string(),
-                    });
-                }
-                VerifiedSigner::Certificate {
-                    identity: found.clone(),
-                    issuer: oidc.unwrap_or_default(),
-                }
+                let proven: Vec<Timestamp> = times.iter().map(|(t, _)| *t).collect();
+                self.verify_certificate(cert, &proven, identity, issuer)?
             }
             _ => VerifiedSigner::Key(crate::keys::hex(&key.fingerprint())),
         };
@@ -640,20 +718,24 @@ impl Verifier {
         token.check_imprint(signature).map_err(|e| e.to_string())?;
         let t = token.gen_time;
         let mut reasons = Vec::new();
+        let embedded: Vec<Certificate> = token
+            .certificates
+            .iter()
+            .filter_map(|c| Certificate::from_der(c).ok())
+            .filter(|c| names_signer(&token.signer, c))
+            .collect();
         for authority in self.tsas.iter().filter(|a| a.validity.contains(t)) {
-            // The signer: a certificate embedded in the token, or the authority's own leaf.
-            let mut candidates: Vec<Certificate> = token
+            // The signer: a certificate embedded in the token, or the authority's own leaf. An
+            // embedded copy of that leaf is the leaf itself, with the key the root prepared.
+            let own = authority
                 .certificates
+                .first()
+                .filter(|own| names_signer(&token.signer, own));
+            let candidates = embedded
                 .iter()
-                .filter_map(|c| Certificate::from_der(c).ok())
-                .filter(|c| names_signer(&token.signer, c))
-                .collect();
-            if let Some(own) = authority.certificates.first()
-                && names_signer(&token.signer, own)
-            {
-                candidates.push(own.clone());
-            }
-            for cert in &candidates {
+                .filter(|c| own.is_none_or(|own| own.der() != c.der()))
+                .chain(own);
+            for cert in candidates {
                 let anchored = self.chain_to(cert, authority, t, Purpose::TimeStamping);
                 match anchored.and_then(|_| {
                     token
@@ -674,13 +756,13 @@ impl Verifier {
     }
 
     /// Chains `cert` to one of `authorities` valid at `t`; returns the key of its issuer.
-    fn chain_to_authority(
+    fn chain_to_authority<'a>(
         &self,
         cert: &Certificate,
-        authorities: &[Authority],
+        authorities: &'a [Authority],
         t: Timestamp,
         purpose: Purpose,
-    ) -> Result<PublicKey, String> {
+    ) -> Result<&'a PublicKey, String> {
         let mut reasons = Vec::new();
         for authority in authorities.iter().filter(|a| a.validity.contains(t)) {
             match self.chain_to(cert, authority, t, purpose) {
@@ -697,22 +779,22 @@ impl Verifier {
     /// Checks `cert` against one authority at `t`. The authority's own chain was verified when
     /// the root was prepared, so its first certificate anchors the path; the rest of its chain
     /// must still be valid at `t`.
-    fn chain_to(
+    fn chain_to<'a>(
         &self,
         cert: &Certificate,
-        authority: &Authority,
+        authority: &'a Authority,
         t: Timestamp,
         purpose: Purpose,
-    ) -> Result<PublicKey, String> {
+    ) -> Result<&'a PublicKey, String> {
         let anchor = authority.certificates.first().ok_or("empty chain")?;
         // A certificate that is the authority's own leaf (a TSA signing with it) is trusted as is.
         if cert.der() == anchor.der() {
             if !cert.is_valid_at(t.secs()) {
                 return Err(format!("{} is not valid at {t}", cert.describe()));
             }
-            return Ok(cert.public_key().clone());
+            return Ok(anchor.public_key());
         }
-        x509::verify_chain_for(cert, &[], std::slice::from_ref(anchor), t.secs(), purpose)
+        x509::chain_path_for(cert, &[], std::slice::from_ref(anchor), t.secs(), purpose)
             .map_err(|e| e.to_string())?;
         if let Some(expired) = authority
             .certificates
@@ -722,7 +804,7 @@ impl Verifier {
         {
             return Err(format!("{} is not valid at {t}", expired.describe()));
         }
-        Ok(anchor.public_key().clone())
+        Ok(anchor.public_key())
     }
 }
 
@@ -736,11 +818,14 @@ fn names_signer(id: &tsa::SignerId, cert: &Certificate) -> bool {
     }
 }
 
-/// A message signature over the artifact, under the scheme the key's kind signs with. An
-/// Ed25519 key may have signed the message (pure) or its SHA-512 (cosign's Ed25519ph).
+/// A message signature over the artifact. An Ed25519 key may have signed the message (pure) or
+/// its SHA-512 (cosign's Ed25519ph). ECDSA and RSA sign a digest: the one the bundle's
+/// `messageDigest` names (Sigstore clients sign with P-384 keys over SHA-256, as real bundles
+/// show), else the hash the key's kind signs with.
 fn verify_message_signature(
     key: &PublicKey,
     artifact: &Artifact,
+    message_digest: Option<&MessageDigest>,
     signature: &[u8],
 ) -> Result<(), Failure> {
     let bad = || Failure::Signature("signer's key over the artifact");
@@ -758,7 +843,12 @@ fn verify_message_signature(
                 .map_err(|_| bad())
         }
         _ => {
-            let scheme = key.default_scheme();
+            let scheme = match (key.default_scheme(), message_digest.map(|d| d.algorithm)) {
+                (Scheme::Ecdsa(_), Some(h)) => Scheme::Ecdsa(h),
+                (Scheme::RsaPkcs1(_), Some(h)) => Scheme::RsaPkcs1(h),
+                (Scheme::RsaPss(_), Some(h)) => Scheme::RsaPss(h),
+                (scheme, _) => scheme,
+            };
             let hash = match scheme {
                 Scheme::Ecdsa(h) | Scheme::RsaPkcs1(h) | Scheme::RsaPss(h) => h,
                 Scheme::Ed25519 | Scheme::Ed25519ph => return Err(bad()),
@@ -767,5 +857,249 @@ fn verify_message_signature(
             key.verify_digest(scheme, digest, signature)
                 .map_err(|_| bad())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Regressions found by the real bundles of `../shared/fixtures/signing` (the conformance
+    //! cases run through the binary, in `crates/cli/tests/it`).
+
+    use super::*;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/signing")
+            .join(path);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn verifier(root: &str) -> Verifier {
+        Verifier::new(TrustedRoot::from_json(&fixture(root)).unwrap())
+    }
+
+    fn options() -> Options {
+        Options {
+            // Every bundle below was signed before this; proven times are all that matter.
+            now: Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap(),
+            allow_no_tlog_with_key: true,
+        }
+    }
+
+    fn anyone() -> Identity {
+        Identity::Certificate {
+            identity: Matcher::pattern(".*").unwrap(),
+            issuer: Matcher::pattern(".*").unwrap(),
+        }
+    }
+
+    fn sha512_only(bytes: &[u8]) -> Artifact {
+        Artifact::from_digests(vec![(HashAlg::Sha512, HashAlg::Sha512.digest(bytes))])
+    }
+
+    #[test]
+    fn p384_certificates_sign_over_the_message_digests_hash() {
+        // sigstore-python's staging bundle: a P-384 Fulcio key that signed SHA-256, as the
+        // bundle's messageDigest says (P-384's own hash would be SHA-384).
+        let bundle =
+            Bundle::from_json(&fixture("sigstore-python/staging/bundle.txt.sigstore")).unwrap();
+        let artifact = Artifact::from_bytes(fixture("sigstore-python/staging/bundle.txt"));
+        let v = verifier("trust/staging-trusted_root.json")
+            .verify(&bundle, &artifact, &anyone(), &options())
+            .unwrap();
+        assert_eq!(
+            v.signer,
+            VerifiedSigner::Certificate {
+                identity: "a@tny.town".into(),
+                issuer: "https://github.com/login/oauth".into()
+            }
+        );
+        // Another file still fails, at the digest, and a forged signature at the signature.
+        let other = Artifact::from_bytes(b"another file".to_vec());
+        assert_eq!(
+            verifier("trust/staging-trusted_root.json")
+                .verify(&bundle, &other, &anyone(), &options())
+                .unwrap_err(),
+            Failure::MessageDigestMismatch
+        );
+        let mut forged = bundle.clone();
+        if let Content::MessageSignature { signature, .. } = &mut forged.content {
+            let last = signature.len() - 2;
+            signature[last] ^= 1;
+        }
+        assert!(matches!(
+            verifier("trust/staging-trusted_root.json")
+                .verify(&forged, &artifact, &anyone(), &options())
+                .unwrap_err(),
+            Failure::Signature(_)
+        ));
+    }
+
+    #[test]
+    fn dsse_subjects_may_name_the_artifact_by_sha512_alone() {
+        // npm's publish attestation names the package by SHA-512 only; an artifact known by
+        // that digest alone must do (a SHA-256 is needed for message signatures only).
+        let doc: serde_json::Value = serde_json::from_slice(&fixture(
+            "slsa-verifier/npm/gha/provenance-npm-test-cli-v1-prega.tgz.json",
+        ))
+        .unwrap();
+        let publish = doc["attestations"][0]["bundle"].to_string();
+        let bundle = Bundle::from_json(publish.as_bytes()).unwrap();
+        let key = PublicKey::from_pem(
+            std::str::from_utf8(&fixture("sigstore-go/publish_key.pub")).unwrap(),
+        )
+        .unwrap();
+        let tgz = fixture("slsa-verifier/npm/gha/provenance-npm-test-cli-v1-prega.tgz");
+        let v = verifier("trust/public-good-trusted_root.json")
+            .verify(
+                &bundle,
+                &sha512_only(&tgz),
+                &Identity::Key(key.clone()),
+                &options(),
+            )
+            .unwrap();
+        assert_eq!(
+            v.statement.unwrap().subject[0].name,
+            "pkg:npm/sigstore@2.3.1"
+        );
+        assert_eq!(
+            verifier("trust/public-good-trusted_root.json")
+                .verify(
+                    &bundle,
+                    &sha512_only(b"another package"),
+                    &Identity::Key(key),
+                    &options()
+                )
+                .unwrap_err(),
+            Failure::SubjectMismatch
+        );
+    }
+
+    /// The trusted root's keys remember the signatures they verified (`Config::signature_memo`):
+    /// every conformance case, verified three times over by one remembering verifier per trusted
+    /// root (the tampered twins after the bundles they were made from), gets exactly the verdict
+    /// a verifier that remembers nothing gives, and the verdict its name expects.
+    #[test]
+    fn remembered_signatures_never_change_a_verdict() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/signing/sigstore-conformance/bundle-verify");
+        let mut cases: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("bundle.sigstore.json").exists())
+            .collect();
+        // Cases that verify first, so that the memo holds their signatures when their tampered
+        // twins come.
+        cases.sort_by_key(|p| (p.to_string_lossy().ends_with("_fail"), p.clone()));
+        let read = |p: std::path::PathBuf| std::fs::read(&p).ok();
+        let text = |p: std::path::PathBuf, default: &str| {
+            read(p).map_or(default.to_owned(), |b| {
+                String::from_utf8(b).unwrap().trim_end().to_owned()
+            })
+        };
+        let options = Options {
+            now: Timestamp::from_system_time(std::time::SystemTime::now()),
+            allow_no_tlog_with_key: true,
+        };
+        let mut remembering: std::collections::HashMap<Vec<u8>, Verifier> = Default::default();
+        let mut checked = 0;
+        for round in 0..3 {
+            for case in &cases {
+                let name = case.file_name().unwrap().to_string_lossy().into_owned();
+                let root = read(case.join("trusted_root.json"))
+                    .unwrap_or_else(|| fixture("trust/public-good-trusted_root.json"));
+                let Ok(bundle) =
+                    Bundle::from_json(&read(case.join("bundle.sigstore.json")).unwrap())
+                else {
+                    assert!(name.ends_with("_fail"), "{name}: does not parse");
+                    continue;
+                };
+                let artifact = Artifact::from_bytes(
+                    read(case.join("artifact"))
+                        .unwrap_or_else(|| fixture("sigstore-conformance/bundle-verify/a.txt")),
+                );
+                let identity = match read(case.join("key.pub")) {
+                    Some(pem) => match PublicKey::from_pem(std::str::from_utf8(&pem).unwrap()) {
+                        Ok(key) => Identity::Key(key),
+                        Err(e) => {
+                            assert!(name.ends_with("_fail"), "{name}: {e}");
+                            continue;
+                        }
+                    },
+                    None => Identity::Certificate {
+                        identity: Matcher::Exact(text(
+                            case.join("identity"),
+                            "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+                        )),
+                        issuer: Matcher::Exact(text(
+                            case.join("issuer"),
+                            "https://token.actions.githubusercontent.com",
+                        )),
+                    },
+                };
+                let Ok(parsed_root) = TrustedRoot::from_json(&root) else {
+                    assert!(
+                        name.ends_with("_fail"),
+                        "{name}: its trusted root does not parse"
+                    );
+                    continue;
+                };
+                let verdict = |v: &Verifier| {
+                    v.verify(&bundle, &artifact, &identity, &options)
+                        .map(|ok| (ok.signer, ok.times, ok.log_entries))
+                };
+                let forgetful =
+                    Verifier::with_config(parsed_root.clone(), Config { signature_memo: 0 });
+                let expected = verdict(&forgetful);
+                let memo = remembering
+                    .entry(root)
+                    .or_insert_with(|| Verifier::new(parsed_root));
+                assert_eq!(verdict(memo), expected, "{name}, round {round}");
+                assert_eq!(
+                    expected.is_ok(),
+                    !name.ends_with("_fail"),
+                    "{name}: {expected:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "only {checked} verifications ran");
+    }
+
+    #[test]
+    fn a_chain_may_carry_the_trusted_root_but_no_other() {
+        // Real npm provenance (bundle v0.1) carries Sigstore's intermediate and root, which the
+        // trusted root holds: superfluous, not a reason to refuse. The package's SHA-512 is the
+        // one npm's registry publishes for sigstore@1.3.0 (`dist.integrity`).
+        let bundle = Bundle::from_json(&fixture("sigstore-go/bundle-provenance.json")).unwrap();
+        let sha512 = "76176ffa33808b54602c7c35de5c6e9a4deb96066dba6533f50ac234f4f1f4c6\
+                      b3527515dc17c06fbe2860030f410eee69ea20079bd3a2c6f3dcf3b329b10751";
+        let digest: Vec<u8> = (0..sha512.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&sha512[i..i + 2], 16).unwrap())
+            .collect();
+        let artifact = Artifact::from_digests(vec![(HashAlg::Sha512, digest)]);
+        let v = verifier("trust/public-good-trusted_root.json")
+            .verify(&bundle, &artifact, &anyone(), &options())
+            .unwrap();
+        assert!(matches!(
+            v.signer,
+            VerifiedSigner::Certificate { ref identity, .. }
+                if identity == "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
+        ));
+        // The conformance case's chain holds a root the trusted root does not: refused.
+        let forged = Bundle::from_json(&fixture(
+            "sigstore-conformance/bundle-verify/bundle-with-root-cert_fail/bundle.sigstore.json",
+        ))
+        .unwrap();
+        let artifact = Artifact::from_bytes(fixture(
+            "sigstore-conformance/bundle-verify/bundle-with-root-cert_fail/artifact",
+        ));
+        assert!(matches!(
+            verifier("trust/public-good-trusted_root.json")
+                .verify(&forged, &artifact, &anyone(), &options())
+                .unwrap_err(),
+            Failure::RootInBundle(_)
+        ));
     }
 }

@@ -749,6 +749,14 @@ impl Certificate {
         &self.der[self.spki.clone()]
     }
 
+    /// This certificate, its key remembering up to `capacity` signatures it verified (see
+    /// [`PublicKey::with_signature_memo`]): for the CA and timestamp certificates of a trusted
+    /// root, which check the same leaves and tokens again.
+    pub fn with_signature_memo(mut self, capacity: usize) -> Certificate {
+        self.public_key = self.public_key.with_signature_memo(capacity);
+        self
+    }
+
     pub fn public_key(&self) -> &PublicKey {
         &self.public_key
     }
@@ -1182,6 +1190,19 @@ pub fn verify_chain_for(
     at_time: i64,
     purpose: Purpose,
 ) -> Result<Vec<Certificate>, ChainError> {
+    chain_path_for(leaf, intermediates, trusted_roots, at_time, purpose)
+        .map(|path| path.into_iter().cloned().collect())
+}
+
+/// [`verify_chain_for`], returning the path as borrowed certificates: for callers that only
+/// need to know the path holds, or its anchor, without copying certificates.
+pub fn chain_path_for<'a>(
+    leaf: &'a Certificate,
+    intermediates: &'a [Certificate],
+    trusted_roots: &'a [Certificate],
+    at_time: i64,
+    purpose: Purpose,
+) -> Result<Vec<&'a Certificate>, ChainError> {
     if trusted_roots.is_empty() {
         return Err(ChainError::NoTrustedRoots);
     }
@@ -1194,13 +1215,13 @@ pub fn verify_chain_for(
         checks_left: MAX_SIGNATURE_CHECKS,
     };
     if search.is_trusted(leaf) {
-        return Ok(vec![leaf.clone()]);
+        return Ok(vec![leaf]);
     }
     let mut path = vec![leaf];
     search
         .extend(&mut path, leaf)
         .map_err(|(_depth, error)| error)?;
-    Ok(path.into_iter().cloned().collect())
+    Ok(path)
 }
 
 fn check_leaf(leaf: &Certificate, at: i64, purpose: Purpose) -> Result<(), ChainError> {

@@ -7,9 +7,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use axum::extract::{RawQuery, State};
@@ -957,14 +957,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The DER of the first PEM block in a file.
 fn pem_der(path: &Path) -> Vec<u8> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -1051,87 +1043,6 @@ impl Pki {
             token_cert: p("token.pem"),
             token_key: p("token.key"),
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// CNCF Distribution
-
-#[derive(Default)]
-struct DistOptions {
-    /// (certificate, key) to serve HTTPS.
-    tls: Option<(PathBuf, PathBuf)>,
-    /// (realm, rootcertbundle) for token auth.
-    token: Option<(String, PathBuf)>,
-}
-
-/// A running `docker-registry serve`, killed when dropped.
-struct Distribution {
-    child: Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Distribution {
-    fn start(opts: DistOptions) -> Distribution {
-        let binary = tool("docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let host = format!("127.0.0.1:{port}");
-        let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((cert, key)) = &opts.tls {
-            yaml.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                cert.display(),
-                key.display()
-            ));
-        }
-        if let Some((realm, bundle)) = &opts.token {
-            yaml.push_str(&format!(
-                "auth:\n  token:\n    realm: {realm}\n    service: vouch-test-registry\n    issuer: vouch-test-issuer\n    rootcertbundle: {}\n",
-                bundle.display()
-            ));
-        }
-        let config = dir.path().join("config.yml");
-        write_file(&config, &yaml);
-        let log = dir.path().join("registry.log");
-        let mut child = Command::new(binary)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn docker-registry");
-        let addr: SocketAddr = host.parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "docker-registry exited ({status}):\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {host}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Distribution {
-            child,
-            host,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

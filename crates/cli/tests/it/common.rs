@@ -285,3 +285,93 @@ pub fn bcrypt_hash(password: &str) -> String {
 pub fn write_file(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// CNCF Distribution
+
+#[derive(Default)]
+pub struct DistOptions {
+    /// (certificate, key) to serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// (realm, rootcertbundle) for token auth.
+    pub token: Option<(String, PathBuf)>,
+}
+
+/// A running `docker-registry serve`, killed when dropped.
+pub struct Distribution {
+    child: Child,
+    pub host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Distribution {
+    pub fn start(opts: DistOptions) -> Distribution {
+        let binary = tool("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((cert, key)) = &opts.tls {
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        if let Some((realm, bundle)) = &opts.token {
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: vouch-test-registry\n    issuer: vouch-test-issuer\n    rootcertbundle: {}\n",
+                bundle.display()
+            ));
+        }
+        let config = dir.path().join("config.yml");
+        write_file(&config, &yaml);
+        let log = dir.path().join("registry.log");
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn docker-registry");
+        let addr: SocketAddr = host.parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "docker-registry exited ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen on {host}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Distribution {
+            child,
+            host,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

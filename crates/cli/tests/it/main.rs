@@ -2,11 +2,16 @@
 //! buildah, umoci, oras, curl) against a running server, durability and garbage collection.
 //! Tools the tests need are installed by `.ci/install`; a missing tool fails its test.
 
+mod blob;
 mod cli;
 mod client;
 mod clients;
 mod common;
 mod conformance;
 mod durability;
+mod fixtures;
+mod images;
+mod interop;
 mod keys;
 mod provenance;
+mod signing;

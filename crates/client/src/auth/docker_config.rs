@@ -54,7 +54,7 @@ struct File {
 
 /// Where credentials for one registry come from, per the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Source {
+pub enum Source {
     /// Run `docker-credential-<helper> get` with `server` on standard input.
     Helper {
         helper: String,

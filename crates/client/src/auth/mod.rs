@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use oci::RepoName;
 
-pub use docker_config::DockerConfig;
-pub(crate) use docker_config::{Source, helper_program, run_helper};
+pub use docker_config::{DockerConfig, Source};
+pub(crate) use docker_config::{helper_program, run_helper};
 
 /// Credentials for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -193,7 +193,7 @@ impl AuthState {
 
 /// A token server's answer: `token` or `access_token` (the latter wins, as in docker), and
 /// `expires_in` seconds (60 when absent, and never less).
-pub(crate) fn parse_token_response(body: &[u8]) -> Result<(String, Duration), String> {
+pub fn parse_token_response(body: &[u8]) -> Result<(String, Duration), String> {
     #[derive(serde::Deserialize)]
     struct Reply {
         #[serde(default)]
