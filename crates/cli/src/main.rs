@@ -4,6 +4,7 @@
 mod blob;
 mod image;
 mod keygen;
+mod ledger;
 mod provenance;
 
 use std::io::Read as _;
@@ -72,6 +73,11 @@ enum Command {
     Blob(blob::BlobCommand),
     #[command(flatten)]
     Image(image::ImageCommand),
+    /// The transparency ledger: verify its files, fetch and prove entries, audit, record.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
+    },
     /// SLSA provenance for a build.
     Provenance {
         #[command(subcommand)]
@@ -159,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(command) => keygen::run(command),
         Command::Blob(command) => blob::run(command),
         Command::Image(command) => image::run(command),
+        Command::Ledger { command } => ledger::run(command),
         Command::Provenance { command } => provenance::run(command),
         Command::HashPassword { cost } => {
             let password = match std::env::var("VOUCH_PASSWORD") {

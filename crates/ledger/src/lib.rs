@@ -1,4 +1,15 @@
-//! The tamper-evident transparency log of supply-chain events.
-//!
-//! Empty until the ledger issue lands; it exists so the dependency direction
-//! `cli -> server -> ledger -> verify -> oci` is fixed from the first commit.
+//! The tamper-evident transparency log of supply-chain events: signed events (`event`), the
+//! validation rules as a deterministic state machine (`state`), the Merkle tree in memory
+//! (`tree`), the C2SP tlog-tiles formats (`tiles`), the files on disk (`store`) and the ledger
+//! that sequences, appends durably and serves reads (`log`).
+
+pub mod event;
+pub mod log;
+pub mod state;
+pub mod store;
+pub mod tiles;
+pub mod tree;
+
+pub use event::{Entry, EntryError, Event, EventType, Subject};
+pub use log::{Config, Ledger, LedgerError, OpenReport, ReadError, Receipt, SubmitError};
+pub use state::{Applied, Authorities, Rejection, State, Submitter};

@@ -1,6 +1,8 @@
 //! Server configuration: the TOML file, command-line overrides and defaults, resolved once at
 //! start into a [`Config`] the rest of the server reads. Paths in the file are relative to it.
 
+use std::collections::BTreeSet;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +38,57 @@ pub struct Config {
     pub allow_anonymous_remote: bool,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub ledger: LedgerConfig,
+}
+
+/// The ledger's settings (`[ledger]`). The ledger itself lives in `<data>/ledger`.
+#[derive(Clone)]
+pub struct LedgerConfig {
+    /// The checkpoints' origin line; by default `<hostname>/vouch-ledger`.
+    pub origin: String,
+    /// Keys allowed to submit entries through `POST /ledger/add`, besides the node's own.
+    pub submitters: Vec<ledger::Submitter>,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            origin: default_origin(),
+            submitters: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for LedgerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let submitters: Vec<String> = self
+            .submitters
+            .iter()
+            .map(|s| {
+                let events: Vec<&str> = s.events.iter().map(|e| e.as_str()).collect();
+                format!(
+                    "{} ({}): {}",
+                    s.name,
+                    ledger::event::fingerprint(&s.key),
+                    events.join(", ")
+                )
+            })
+            .collect();
+        f.debug_struct("LedgerConfig")
+            .field("origin", &self.origin)
+            .field("submitters", &submitters)
+            .finish()
+    }
+}
+
+/// `<hostname>/vouch-ledger`, the hostname read from the kernel (`localhost` if unknown).
+pub fn default_origin() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}/vouch-ledger")
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +131,13 @@ impl Config {
             allow_anonymous_remote: false,
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            ledger: LedgerConfig::default(),
         }
+    }
+
+    /// Where the ledger's files are.
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.data_dir.join("ledger")
     }
 
     /// Loads the file (if any) and applies the overrides.
@@ -137,6 +196,7 @@ impl Config {
             config.limits.gc_grace = parse_duration(&d)?;
         }
         config.auth = resolve_auth(file.auth, &resolve)?;
+        config.ledger = resolve_ledger(file.ledger, &resolve)?;
         Ok(config)
     }
 }
@@ -148,6 +208,8 @@ struct FileConfig {
     server: ServerSection,
     #[serde(default)]
     auth: AuthSection,
+    #[serde(default)]
+    ledger: LedgerSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -192,6 +254,24 @@ struct GrantSection {
     roles: Vec<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LedgerSection {
+    origin: Option<String>,
+    #[serde(default)]
+    submitters: Vec<SubmitterSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitterSection {
+    name: String,
+    /// A PEM SPKI public key file.
+    key: String,
+    /// Event type names, e.g. `build.recorded`.
+    events: Vec<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
@@ -225,6 +305,14 @@ fn resolve_auth(
         if u.name.is_empty() || u.name.contains(':') {
             return Err(ConfigError::Invalid(format!(
                 "user name {:?} is empty or contains ':'",
+                u.name
+            )));
+        }
+        // The name is the actor of the user's events on the ledger, which takes 1 to 256
+        // bytes without control characters.
+        if u.name.len() > 256 || u.name.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid(format!(
+                "user name {:?} is longer than 256 bytes or contains control characters",
                 u.name
             )));
         }
@@ -268,6 +356,71 @@ fn resolve_auth(
         users,
         anonymous,
     })
+}
+
+fn resolve_ledger(
+    section: LedgerSection,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<LedgerConfig, ConfigError> {
+    let origin = match section.origin {
+        Some(origin) => {
+            // The origin is the first line of every checkpoint: refuse here what signing one
+            // would refuse later.
+            verify::checkpoint::Checkpoint::new(&origin, 0, verify::merkle::EMPTY_ROOT).map_err(
+                |e| ConfigError::Invalid(format!("ledger.origin {origin:?} is not usable: {e}")),
+            )?;
+            origin
+        }
+        None => default_origin(),
+    };
+    let mut submitters: Vec<ledger::Submitter> = Vec::new();
+    for s in section.submitters {
+        let what = format!("ledger submitter {:?}", s.name);
+        if s.name.is_empty() {
+            return Err(ConfigError::Invalid(
+                "a ledger submitter has an empty name".into(),
+            ));
+        }
+        if submitters.iter().any(|x| x.name == s.name) {
+            return Err(ConfigError::Invalid(format!("{what} is configured twice")));
+        }
+        if s.events.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{what} lists no events; give the event types it may record, e.g. events = [\"build.recorded\"]"
+            )));
+        }
+        let events = s
+            .events
+            .iter()
+            .map(|name| {
+                ledger::EventType::parse(name).ok_or_else(|| {
+                    let known: Vec<&str> =
+                        ledger::EventType::ALL.iter().map(|t| t.as_str()).collect();
+                    ConfigError::Invalid(format!(
+                        "{what}: unknown event type {name:?}; the event types are {}",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let path = resolve(&s.key);
+        let pem = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let key = verify::keys::PublicKey::from_pem(&pem).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "{what}: {} is not a PEM public key (SPKI): {e}",
+                path.display()
+            ))
+        })?;
+        submitters.push(ledger::Submitter {
+            name: s.name,
+            key,
+            events,
+        });
+    }
+    Ok(LedgerConfig { origin, submitters })
 }
 
 fn resolve_grant(g: GrantSection) -> Result<Grant, ConfigError> {
@@ -391,11 +544,104 @@ mod tests {
                 ),
                 "twice",
             ),
+            (
+                &format!(
+                    "[[auth.users]]\nname = \"{}\"\npassword = \"{HASH}\"",
+                    "a".repeat(257)
+                ),
+                "longer than 256 bytes",
+            ),
+            (
+                &format!("[[auth.users]]\nname = \"a\\tb\"\npassword = \"{HASH}\""),
+                "control characters",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::from_toml(text, Path::new("v.toml"))
                 .unwrap_err()
                 .to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn ledger_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = verify::keys::PrivateKey::generate(verify::keys::KeyKind::EcdsaP256)
+            .unwrap()
+            .public_key()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join("keys/ci.pub"), key.to_pem()).unwrap();
+        std::fs::write(dir.path().join("keys/junk.pub"), "not a key").unwrap();
+        let file = dir.path().join("vouch.toml");
+        let text = r#"
+            [ledger]
+            origin = "registry.example/vouch-ledger"
+
+            [[ledger.submitters]]
+            name = "ci"
+            key = "keys/ci.pub"
+            events = ["build.recorded", "signature.attached"]
+        "#;
+        let c = Config::from_toml(text, &file).unwrap();
+        assert_eq!(c.ledger.origin, "registry.example/vouch-ledger");
+        let [ci] = c.ledger.submitters.as_slice() else {
+            panic!("{:?}", c.ledger)
+        };
+        assert_eq!(ci.name, "ci");
+        assert_eq!(ci.key.fingerprint(), key.fingerprint());
+        assert_eq!(
+            ci.events,
+            [
+                ledger::EventType::SignatureAttached,
+                ledger::EventType::BuildRecorded
+            ]
+            .into()
+        );
+        assert!(format!("{:?}", c.ledger).contains("build.recorded"));
+        // Without a section: the hostname's origin, nobody else submits.
+        let c = Config::from_toml("", &file).unwrap();
+        assert!(
+            c.ledger.origin.ends_with("/vouch-ledger"),
+            "{}",
+            c.ledger.origin
+        );
+        assert!(!c.ledger.origin.starts_with('/'), "{}", c.ledger.origin);
+        assert!(c.ledger.submitters.is_empty());
+        assert_eq!(c.ledger_dir(), c.data_dir.join("ledger"));
+
+        let submitter = |key: &str, events: &str| {
+            format!("[[ledger.submitters]]\nname = \"ci\"\nkey = \"{key}\"\nevents = {events}")
+        };
+        let cases = [
+            (
+                submitter("keys/ci.pub", r#"["build.recorded", "build.done"]"#),
+                "unknown event type \"build.done\"; the event types are artifact.pushed",
+            ),
+            (submitter("keys/ci.pub", "[]"), "lists no events"),
+            (
+                submitter("keys/none.pub", r#"["build.recorded"]"#),
+                "cannot read",
+            ),
+            (
+                submitter("keys/junk.pub", r#"["build.recorded"]"#),
+                "is not a PEM public key",
+            ),
+            (
+                format!(
+                    "{}\n{}",
+                    submitter("keys/ci.pub", r#"["build.recorded"]"#),
+                    submitter("keys/ci.pub", r#"["build.recorded"]"#)
+                ),
+                "configured twice",
+            ),
+            ("[ledger]\norigin = \"\"".to_owned(), "ledger.origin"),
+            ("[ledger]\norigin = \"a\\nb\"".to_owned(), "ledger.origin"),
+            ("[ledger]\norign = \"x\"".to_owned(), "unknown field"),
+        ];
+        for (text, want) in cases {
+            let err = Config::from_toml(&text, &file).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
     }

@@ -9,7 +9,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// The error codes of the distribution spec, plus `UNKNOWN` for server faults.
+/// The error codes of the distribution spec, plus `UNKNOWN` for server faults, plus the codes of
+/// the ledger API (`/ledger/`), which the registry's codes do not cover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -29,6 +30,9 @@ pub enum ErrorCode {
     Unsupported,
     TooManyRequests,
     Unknown,
+    /// A ledger API code: a [`ledger::Rejection::code`], or one of `ledger_api`'s own
+    /// (`BAD_REQUEST`, `NOT_FOUND`, `TOO_LARGE`, `UNAVAILABLE`).
+    Ledger(&'static str),
 }
 
 impl ErrorCode {
@@ -50,6 +54,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
             ErrorCode::Unknown => "UNKNOWN",
+            ErrorCode::Ledger(code) => code,
         }
     }
 }
@@ -60,7 +65,8 @@ pub struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     message: Cow<'static, str>,
-    detail: Option<serde_json::Value>,
+    /// Boxed: most errors have none, and every handler's `Result` carries the size.
+    detail: Option<Box<serde_json::Value>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     internal: Option<String>,
 }
@@ -92,8 +98,20 @@ impl ApiError {
         e
     }
 
+    /// 503: a dependency that must record what is acknowledged (the ledger) refuses writes.
+    /// The client sees a generic message; `cause` goes to the log only.
+    pub fn unavailable(code: ErrorCode, cause: impl fmt::Display) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "the ledger is not accepting entries",
+        );
+        e.internal = Some(cause.to_string());
+        e
+    }
+
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -231,7 +249,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut entry = json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(detail) = self.detail {
-            entry["detail"] = detail;
+            entry["detail"] = *detail;
         }
         let body = json!({ "errors": [entry] }).to_string();
         let mut response = (

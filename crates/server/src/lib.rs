@@ -1,11 +1,13 @@
 //! The vouch server: an OCI Distribution 1.1 registry over the embedded storage (blobs on the
-//! filesystem, metadata in SQLite), with basic-auth and per-repository roles, Prometheus
-//! metrics and an access log. `cli` calls [`serve`]; tests call [`router`] without a socket.
+//! filesystem, metadata in SQLite), with basic-auth and per-repository roles, the ledger's API
+//! (`/ledger/`), Prometheus metrics and an access log. `cli` calls [`serve`]; tests call
+//! [`router`] without a socket.
 
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod gc;
+mod ledger_api;
 pub mod metrics;
 mod registry;
 pub mod store;
@@ -46,11 +48,36 @@ pub struct App {
     pub uploads: Arc<Uploads>,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
+    /// The ledger: [`serve`] always opens one. Without it (some tests) the registry records
+    /// nothing and `/ledger/` answers 404.
+    pub ledger: Option<ledger::Ledger>,
 }
 
 impl App {
-    /// Opens the storage under `config.data_dir`, recovering from an earlier crash.
+    /// Opens the storage under `config.data_dir`, recovering from an earlier crash; no ledger.
     pub fn open(config: Config) -> Result<Arc<App>, StoreError> {
+        App::open_with_ledger(config, None)
+    }
+
+    /// Opens the ledger in [`Config::ledger_dir`], creating it (and its keys) the first time.
+    /// Blocking: it reads and checks the whole log. A damaged log is an error.
+    pub fn open_ledger(
+        config: &Config,
+    ) -> Result<(ledger::Ledger, ledger::OpenReport), ledger::LedgerError> {
+        ledger::Ledger::open(
+            &config.ledger_dir(),
+            ledger::Config {
+                origin: config.ledger.origin.clone(),
+                submitters: config.ledger.submitters.clone(),
+            },
+        )
+    }
+
+    /// Opens the storage as [`App::open`] does, with `ledger` recording the registry's events.
+    pub fn open_with_ledger(
+        config: Config,
+        ledger: Option<ledger::Ledger>,
+    ) -> Result<Arc<App>, StoreError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(StoreError::io("create", &config.data_dir))?;
         let meta = Meta::open(&config.data_dir)?;
@@ -58,6 +85,11 @@ impl App {
         let uploads = Uploads::open(&config.data_dir)?;
         gc::recover_trash(&meta, &blobs)?;
         let metrics = Arc::new(Metrics::new());
+        if let Some(l) = &ledger {
+            metrics
+                .ledger_size
+                .set(i64::try_from(l.size()).unwrap_or(i64::MAX));
+        }
         let auth = Authenticator::new(config.auth.clone());
         Ok(Arc::new(App {
             config,
@@ -66,6 +98,7 @@ impl App {
             uploads,
             auth,
             metrics,
+            ledger,
         }))
     }
 
@@ -87,6 +120,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2", any(registry::dispatch))
         .route("/v2/", any(registry::dispatch))
         .route("/v2/{*path}", any(registry::dispatch))
+        .route("/ledger/{*path}", any(ledger_api::dispatch))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
@@ -120,6 +154,11 @@ async fn render_metrics(
         Ok(n) => app.metrics.uploads_in_progress.set(n as i64),
         Err(e) => return e.into_response(),
     };
+    if let Some(l) = &app.ledger {
+        app.metrics
+            .ledger_size
+            .set(i64::try_from(l.size()).unwrap_or(i64::MAX));
+    }
     app.metrics.render()
 }
 
@@ -142,6 +181,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot open the ledger")]
+    Ledger(#[source] ledger::LedgerError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -169,16 +210,61 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     check_listen_policy(&config)?;
     let addr = config.addr;
-    let app = tokio::task::spawn_blocking(move || App::open(config))
+    let app = tokio::task::spawn_blocking(move || open_all(config))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let result = run(&app, addr, shutdown).await;
+    // Every request has drained (or been given up on): whatever they queued is written, then
+    // the sequencer stops.
+    if let Some(l) = app.ledger.clone() {
+        let closed = tokio::task::spawn_blocking(move || l.close()).await;
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "closing the ledger failed");
+        }
+    }
+    tracing::info!("stopped");
+    result
+}
+
+/// Opens the ledger, then the storage. Blocking.
+fn open_all(config: Config) -> Result<Arc<App>, ServeError> {
+    let (ledger, report) = App::open_ledger(&config).map_err(ServeError::Ledger)?;
+    tracing::info!(
+        dir = %config.ledger_dir().display(),
+        origin = ledger.origin(),
+        created = report.created,
+        entries = report.entries,
+        truncated_bytes = report.truncated,
+        "ledger opened"
+    );
+    if report.truncated > 0 {
+        tracing::warn!(
+            bytes = report.truncated,
+            "cut an unfinished batch from the ledger's end (written before a crash, never acknowledged)"
+        );
+    }
+    match App::open_with_ledger(config, Some(ledger.clone())) {
+        Ok(app) => Ok(app),
+        Err(e) => {
+            ledger.close();
+            Err(e.into())
+        }
+    }
+}
+
+/// Listens and serves until `shutdown`, then drains.
+async fn run(
+    app: &Arc<App>,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, data = %app.config.data_dir.display(), open = app.auth.is_open(), "vouch registry listening");
 
-    let expiry = tokio::spawn(maintain(Arc::clone(&app)));
+    let expiry = tokio::spawn(maintain(Arc::clone(app)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut drain_rx = stop_rx.clone();
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -186,13 +272,13 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let server =
-        axum::serve(listener, router(Arc::clone(&app))).with_graceful_shutdown(async move {
+        axum::serve(listener, router(Arc::clone(app))).with_graceful_shutdown(async move {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|s| *s).await;
         });
     let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        r = &mut server => { r?; }
+    let result = tokio::select! {
+        r = &mut server => r,
         () = shutdown => {
             tracing::info!("shutting down: draining in-flight requests");
             let _ = stop_tx.send(true);
@@ -200,11 +286,11 @@ pub async fn serve(
             if tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await.is_err() {
                 tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; stopping");
             }
+            Ok(())
         }
-    }
+    };
     expiry.abort();
-    tracing::info!("stopped");
-    Ok(())
+    Ok(result?)
 }
 
 /// Periodic housekeeping: expires abandoned uploads, and puts back blobs that a `vouch gc`

@@ -1,5 +1,7 @@
 //! Prometheus metrics and the access log, both produced by one middleware: requests by route,
-//! method and status, latency to response headers, bytes in and out, uploads in progress.
+//! method and status, latency to response headers, bytes in and out, uploads in progress. Beside
+//! them, the ledger's: entries appended (by who submitted them), submissions rejected (by
+//! code), and the log's size.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,6 +42,34 @@ struct BytesLabels {
     route: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LedgerSourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LedgerCodeLabels {
+    code: &'static str,
+}
+
+/// Who submitted a ledger entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerSource {
+    /// An outside submitter, through `POST /ledger/add`.
+    Submitted,
+    /// The registry itself, signing with the node key.
+    Registry,
+}
+
+impl LedgerSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LedgerSource::Submitted => "add",
+            LedgerSource::Registry => "registry",
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -47,6 +77,9 @@ pub struct Metrics {
     bytes_in: Family<BytesLabels, Counter>,
     bytes_out: Family<BytesLabels, Counter>,
     pub uploads_in_progress: Gauge,
+    ledger_appends: Family<LedgerSourceLabels, Counter>,
+    ledger_rejections: Family<LedgerCodeLabels, Counter>,
+    pub ledger_size: Gauge,
 }
 
 /// The principal's name, put on the response by the registry for the access log.
@@ -88,6 +121,24 @@ impl Metrics {
             "Open blob upload sessions",
             uploads_in_progress.clone(),
         );
+        let ledger_appends = Family::<LedgerSourceLabels, Counter>::default();
+        let ledger_rejections = Family::<LedgerCodeLabels, Counter>::default();
+        let ledger_size = Gauge::default();
+        registry.register(
+            "ledger_appends",
+            "Entries appended to the ledger, by submitter (add: POST /ledger/add; registry: the registry's own events)",
+            ledger_appends.clone(),
+        );
+        registry.register(
+            "ledger_rejections",
+            "Ledger submissions not appended, by code (the ledger's rejection codes, UNAVAILABLE when it stopped)",
+            ledger_rejections.clone(),
+        );
+        registry.register(
+            "ledger_size",
+            "Entries in the ledger's latest checkpoint",
+            ledger_size.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -95,7 +146,34 @@ impl Metrics {
             bytes_in,
             bytes_out,
             uploads_in_progress,
+            ledger_appends,
+            ledger_rejections,
+            ledger_size,
         }
+    }
+
+    /// Counts an acknowledged submission: an append unless it was a duplicate; `size` is the
+    /// size of the checkpoint that acknowledged it.
+    pub fn ledger_appended(&self, source: LedgerSource, duplicate: bool, size: u64) {
+        if !duplicate {
+            self.ledger_appends
+                .get_or_create(&LedgerSourceLabels {
+                    source: source.as_str(),
+                })
+                .inc();
+        }
+        // Receipts arrive out of order across tasks: the gauge only grows.
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        self.ledger_size
+            .inner()
+            .fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts a submission that was not appended, by its code.
+    pub fn ledger_rejected(&self, code: &'static str) {
+        self.ledger_rejections
+            .get_or_create(&LedgerCodeLabels { code })
+            .inc();
     }
 
     /// The text exposition format.
@@ -140,6 +218,17 @@ pub fn route_label(path: &str) -> &'static str {
             (_, "manifests", _) => "manifest",
             (_, "tags", "list") => "tags",
             (_, "referrers", _) => "referrers",
+            _ => "other",
+        }
+    } else if let Some(rest) = path.strip_prefix("/ledger/") {
+        match rest.split_once('/').map_or(rest, |(first, _)| first) {
+            "checkpoint" => "ledger_checkpoint",
+            "vkey" => "ledger_vkey",
+            "tile" => "ledger_tile",
+            "add" => "ledger_add",
+            "proof" | "tlog-proof" => "ledger_proof",
+            "lookup" => "ledger_lookup",
+            "entry" => "ledger_entry",
             _ => "other",
         }
     } else {
@@ -272,6 +361,17 @@ mod tests {
             ("/healthz", "healthz"),
             ("/metrics", "metrics"),
             ("/nope", "other"),
+            ("/ledger/checkpoint", "ledger_checkpoint"),
+            ("/ledger/vkey", "ledger_vkey"),
+            ("/ledger/tile/0/000.p/3", "ledger_tile"),
+            ("/ledger/tile/entries/x001/000", "ledger_tile"),
+            ("/ledger/add", "ledger_add"),
+            ("/ledger/proof/inclusion", "ledger_proof"),
+            ("/ledger/tlog-proof/7", "ledger_proof"),
+            ("/ledger/lookup", "ledger_lookup"),
+            ("/ledger/entry/7", "ledger_entry"),
+            ("/ledger/nope", "other"),
+            ("/ledger", "other"),
         ];
         for (path, want) in table {
             assert_eq!(route_label(path), want, "{path}");

@@ -13,5 +13,6 @@ mod fixtures;
 mod images;
 mod interop;
 mod keys;
+mod ledger;
 mod provenance;
 mod signing;

@@ -8,6 +8,7 @@ use http_body_util::BodyExt as _;
 use oci::{Algorithm, Digest, Manifest, Reference, RepoName, Tag};
 use serde_json::json;
 
+use super::record::{self, PushEvents};
 use super::{CONTENT_DIGEST, Ctx, OCI_SUBJECT, OCI_TAG, respond};
 use crate::auth::Action;
 use crate::error::{ApiError, ErrorCode};
@@ -114,6 +115,11 @@ pub async fn put(
     let manifest = Manifest::parse(content_type, &content)
         .map_err(|e| ApiError::manifest_invalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.to_string());
+    let events = ctx
+        .app
+        .ledger
+        .is_some()
+        .then(|| PushEvents::new(&ctx.who, &name, &digest, &manifest, &reference, &param_tags));
 
     let (repo, d) = (name.clone(), digest.clone());
     let outcome = ctx
@@ -128,6 +134,9 @@ pub async fn put(
             "manifest references blobs or manifests unknown to this repository",
         )
         .with_detail(json!({ "digests": list })));
+    }
+    if let Some(events) = events {
+        record::push(ctx.app, events).await?;
     }
     let mut headers = vec![
         (header::LOCATION, format!("/v2/{name}/manifests/{digest}")),
@@ -181,6 +190,11 @@ pub async fn delete(ctx: &Ctx<'_>, name: RepoName, reference: &str) -> Result<Re
         .await?;
     if !deleted {
         return Err(not_found(ctx, name, &reference).await);
+    }
+    // Deleting a tag only untags (the spec's DELETE by tag): the manifest stays, still
+    // addressable by digest, so the artifact is not deleted and nothing is recorded.
+    if let Reference::Digest(d) = &reference {
+        record::deleted(ctx.app, &ctx.who, &name, d).await?;
     }
     Ok(respond(
         StatusCode::ACCEPTED,

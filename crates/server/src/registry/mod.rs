@@ -5,6 +5,7 @@
 pub(crate) mod blobs;
 mod listing;
 mod manifests;
+mod record;
 pub(crate) mod route;
 pub(crate) mod uploads;
 
@@ -44,7 +45,7 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<&str>) -> Query {
+    pub(crate) fn parse(raw: Option<&str>) -> Query {
         Query(
             raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default(),

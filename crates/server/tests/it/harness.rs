@@ -1,7 +1,7 @@
 //! The harness every test uses: an in-process registry in a temporary directory, and a client
 //! that sends one request through `router(app).oneshot(..)` and hands back status, headers and
 //! body. The client checks what must hold for *every* response, so no test has to repeat it:
-//! never a 5xx, a `Content-Length` that is the body's, `Docker-Distribution-API-Version:
+//! never a 5xx (unless the test says it expects one), a `Content-Length` that is the body's, `Docker-Distribution-API-Version:
 //! registry/2.0` on every `/v2` response, and the spec's JSON error body on every `/v2` error.
 
 use std::future::{Future, IntoFuture};
@@ -39,12 +39,25 @@ pub const SPEC_ERROR_CODES: [&str; 15] = [
 ];
 
 /// A registry with its own data directory (removed when the last handle drops), seen by one
-/// caller: anonymous, or a user whose credentials go on every request.
+/// caller: anonymous, or a user whose credentials go on every request. It may keep a ledger.
 #[derive(Clone)]
 pub struct Registry {
     router: Router,
     _dir: Arc<tempfile::TempDir>,
     credentials: Option<String>,
+    ledger: Option<Arc<LedgerHandle>>,
+}
+
+/// The origin of the test ledgers.
+pub const LEDGER_ORIGIN: &str = "registry.test/vouch-ledger";
+
+/// A ledger that closes (stops its sequencer thread) when the last registry handle drops.
+struct LedgerHandle(ledger::Ledger);
+
+impl Drop for LedgerHandle {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl Registry {
@@ -63,7 +76,45 @@ impl Registry {
             router: server::router(app),
             _dir: Arc::new(dir),
             credentials: None,
+            ledger: None,
         }
+    }
+
+    /// A registry that records its events on a ledger in its data directory, which
+    /// `submitters` may also append to.
+    pub fn with_ledger(
+        configure: impl FnOnce(&mut Config),
+        submitters: Vec<ledger::Submitter>,
+    ) -> Registry {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::for_data_dir(dir.path().join("data"));
+        configure(&mut config);
+        let (ledger, report) = ledger::Ledger::open(
+            &config.ledger_dir(),
+            ledger::Config {
+                origin: LEDGER_ORIGIN.into(),
+                submitters,
+            },
+        )
+        .expect("the ledger opens on an empty directory");
+        assert!(report.created);
+        let app = App::open_with_ledger(config, Some(ledger.clone()))
+            .expect("the registry opens on an empty directory");
+        Registry {
+            router: server::router(app),
+            _dir: Arc::new(dir),
+            credentials: None,
+            ledger: Some(Arc::new(LedgerHandle(ledger))),
+        }
+    }
+
+    /// The registry's ledger; it must have one.
+    pub fn ledger(&self) -> &ledger::Ledger {
+        &self
+            .ledger
+            .as_ref()
+            .expect("a registry made with Registry::with_ledger")
+            .0
     }
 
     /// The same registry, with `user`'s basic-auth credentials on every request.
@@ -90,6 +141,7 @@ impl Registry {
             uri: uri.into(),
             headers: Vec::new(),
             body: CallBody::Empty,
+            server_error_expected: false,
         }
     }
 
@@ -133,9 +185,16 @@ pub struct Call<'r> {
     uri: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: CallBody,
+    server_error_expected: bool,
 }
 
 impl Call<'_> {
+    /// Lets the response be a 5xx, for the tests of failures the server must report as such.
+    pub fn server_error_expected(mut self) -> Self {
+        self.server_error_expected = true;
+        self
+    }
+
     pub fn header(self, name: &str, value: &str) -> Self {
         self.header_bytes(name, value.as_bytes())
     }
@@ -211,7 +270,7 @@ impl Call<'_> {
             headers: parts.headers,
             body,
         };
-        response.check_invariants();
+        response.check_invariants(self.server_error_expected);
         response
     }
 }
@@ -317,9 +376,9 @@ impl Response {
             .to_owned()
     }
 
-    fn check_invariants(&self) {
+    fn check_invariants(&self, server_error_expected: bool) {
         assert!(
-            !self.status.is_server_error(),
+            server_error_expected || !self.status.is_server_error(),
             "the registry answered a 5xx: {self:?}"
         );
         // A declared length is the body's (hyper asserts as much in debug builds).
