@@ -468,16 +468,27 @@ fn breakdown(entries: &[Vec<u8>], key: &verify::keys::PublicKey) -> Result<(), S
 
     let sequencer = leaf + apply + push + encode + drop_entry;
     println!("one entry's CPU, step by step (one core, {n} entries, no concurrency):");
-    println!("  submitter's side (a runtime worker), the stateless gate: {gate:.1} µs");
-    println!("    Entry::parse (JSON, canonical form, schema)          {parse:.1} µs");
-    println!("    Ed25519 verification of its signature                 {signature:.1} µs");
-    println!("  sequencer's side, before the reply:                    {sequencer:.1} µs");
-    println!("    leaf hash (computed in submit, before the queue)      {leaf:.2} µs");
-    println!("    State::apply (rules and indexes, {n} entries)        {apply:.2} µs");
-    println!("    Tree::push                                            {push:.2} µs");
-    println!("    store::encode_entry (copy into the batch's write)     {encode:.2} µs");
-    println!("    dropping the parsed Entry                             {drop_entry:.2} µs");
-    println!("  per batch: signing its checkpoint                       {sign_checkpoint:.1} µs");
+    let rows: [(&str, f64); 10] = [
+        (
+            "submitter's side (a runtime worker): the stateless gate",
+            gate,
+        ),
+        ("  Entry::parse (JSON, canonical form, schema)", parse),
+        ("  Ed25519 verification of its signature", signature),
+        ("sequencer's side, before the reply", sequencer),
+        ("  leaf hash (computed in submit, before the queue)", leaf),
+        ("  State::apply (rules and indexes)", apply),
+        ("  Tree::push", push),
+        (
+            "  store::encode_entry (copy into the batch's write)",
+            encode,
+        ),
+        ("  dropping the parsed Entry", drop_entry),
+        ("per batch: signing its checkpoint", sign_checkpoint),
+    ];
+    for (what, micros) in rows {
+        println!("  {what:<56} {micros:>7.2} µs");
+    }
     println!(
         "  => at most {}/s on 2 cores with nothing else on them (2 s of CPU / {:.1} µs an entry)",
         rate(2e6 / (gate + sequencer)),

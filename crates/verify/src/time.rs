@@ -68,14 +68,8 @@ impl Timestamp {
         {
             return Err(bad());
         }
-        let num = |r: std::ops::Range<usize>| -> Result<i64, TimeError> {
-            let part = &s[r];
-            if part.bytes().all(|c| c.is_ascii_digit()) {
-                part.parse().map_err(|_| bad())
-            } else {
-                Err(bad())
-            }
-        };
+        // `get`, not indexing: a multi-byte character may straddle a field's end.
+        let num = |r: std::ops::Range<usize>| num_in(s, r).ok_or_else(bad);
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
         let mut rest = &s[19..];
@@ -210,6 +204,21 @@ impl Validity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `entry` fuzz target: a submitted ledger entry's time panicked the request.
+    #[test]
+    fn multi_byte_characters_inside_fields_are_errors_not_panics() {
+        for s in [
+            "2027-09-21T14:15:0Я",
+            "2027-09-21T14:15:0ЯZ",
+            "2027-09-21T1Я:15:00Z",
+            "2027-09-2ЯT14:15:00Z",
+            "ЯЯ27-09-21T14:15:00Z",
+            "2027-09-21T14:15:00+0Я:00",
+        ] {
+            assert!(Timestamp::parse_rfc3339(s).is_err(), "{s}");
+        }
+    }
 
     #[test]
     fn parses_and_prints() {
