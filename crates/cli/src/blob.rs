@@ -13,12 +13,13 @@ use serde_json::Value;
 use verify::bundle::{Bundle, Content, MessageDigest};
 use verify::dsse::Envelope;
 use verify::intoto::{self, Statement};
-use verify::keys::{HashAlg, PrivateKey, PublicKey, Scheme};
-use verify::sigstore::{Artifact, Identity, Matcher, Options, Verified, VerifiedSigner, Verifier};
+use verify::keys::{HashAlg, PrivateKey, Scheme};
+use verify::sigstore::{Artifact, Identity, Options, Verified, VerifiedSigner, Verifier};
 use verify::slsa::{self, BuilderId, Expectations, ProvenanceFacts, SourceRepo};
 use verify::time::Timestamp;
 use verify::trust_root::TrustedRoot;
 
+use crate::trust::TrustArgs;
 use crate::{keygen, provenance};
 
 #[derive(Subcommand)]
@@ -87,25 +88,8 @@ pub struct Verification {
     /// The Sigstore bundle (any version, v0.1 to v0.3).
     #[arg(long)]
     bundle: PathBuf,
-    /// A trusted public key (PEM). Without it, a certificate identity and issuer.
-    #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
-    key: Option<PathBuf>,
-    /// The identity (SAN) the signing certificate must carry.
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// A regular expression the whole identity must match.
-    #[arg(long, conflicts_with = "certificate_identity")]
-    certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer the signing certificate must name.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// A regular expression the whole issuer must match.
-    #[arg(long, conflicts_with = "certificate_oidc_issuer")]
-    certificate_oidc_issuer_regexp: Option<String>,
-    /// The trusted root (trusted_root.json): Fulcio CAs, Rekor and CT logs, timestamp
-    /// authorities. Needed for certificates and for bundles with log entries.
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -389,50 +373,7 @@ impl Examiner {
     /// Reads what `v` names. Usage and I/O errors are errors; nothing is judged yet.
     fn new(v: &Verification) -> anyhow::Result<Examiner> {
         let bundle_bytes = read(&v.bundle, "bundle")?;
-        let identity = match &v.key {
-            Some(path) => {
-                let text =
-                    String::from_utf8(read(path, "key")?).context("the key is not PEM text")?;
-                Identity::Key(
-                    PublicKey::from_pem(&text)
-                        .with_context(|| format!("cannot use the key {}", path.display()))?,
-                )
-            }
-            None => {
-                let identity = match (&v.certificate_identity, &v.certificate_identity_regexp) {
-                    (Some(s), None) => Matcher::Exact(s.clone()),
-                    (None, Some(re)) => {
-                        Matcher::pattern(re).context("invalid --certificate-identity-regexp")?
-                    }
-                    _ => bail!(
-                        "give --key, or --certificate-identity (or -regexp) with --certificate-oidc-issuer (or -regexp)"
-                    ),
-                };
-                let issuer = match (
-                    &v.certificate_oidc_issuer,
-                    &v.certificate_oidc_issuer_regexp,
-                ) {
-                    (Some(s), None) => Matcher::Exact(s.clone()),
-                    (None, Some(re)) => {
-                        Matcher::pattern(re).context("invalid --certificate-oidc-issuer-regexp")?
-                    }
-                    _ => {
-                        bail!("a certificate identity needs --certificate-oidc-issuer (or -regexp)")
-                    }
-                };
-                Identity::Certificate { identity, issuer }
-            }
-        };
-        let root = match &v.trusted_root {
-            Some(path) => Some(
-                TrustedRoot::from_json(&read(path, "trusted root")?)
-                    .with_context(|| format!("cannot use the trusted root {}", path.display()))?,
-            ),
-            None if matches!(identity, Identity::Certificate { .. }) => {
-                bail!("verifying a certificate needs --trusted-root (vouch verifies offline)")
-            }
-            None => None,
-        };
+        let (identity, root) = v.trust.load()?;
         Ok(Examiner {
             bundle_bytes,
             identity,

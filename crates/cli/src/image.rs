@@ -41,11 +41,11 @@ use verify::cosign_classic::{
 use verify::dsse::Envelope;
 use verify::intoto::{self, Statement, Subject};
 use verify::keys::{PrivateKey, PublicKey};
-use verify::sigstore::{Artifact, Identity, Matcher, Options, VerifiedSigner, Verifier};
+use verify::sigstore::{Artifact, Identity, Options, VerifiedSigner, Verifier};
 use verify::time::Timestamp;
-use verify::trust_root::TrustedRoot;
 
 use crate::keygen;
+use crate::trust::TrustArgs;
 
 /// The predicate type of the statement cosign 3 signs for `cosign sign`.
 const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -145,30 +145,6 @@ pub struct AttestArgs {
     registry: RegistryArgs,
     /// The image: REGISTRY/REPOSITORY[:TAG][@DIGEST].
     image: String,
-}
-
-/// Who must have signed, and the trusted root.
-#[derive(Args)]
-pub struct TrustArgs {
-    /// A trusted public key (PEM). Without it, a certificate identity and issuer.
-    #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
-    key: Option<PathBuf>,
-    /// The identity (SAN) the signing certificate must carry.
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// A regular expression the whole identity must match.
-    #[arg(long, conflicts_with = "certificate_identity")]
-    certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer the signing certificate must name.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// A regular expression the whole issuer must match.
-    #[arg(long, conflicts_with = "certificate_oidc_issuer")]
-    certificate_oidc_issuer_regexp: Option<String>,
-    /// The trusted root (trusted_root.json): Fulcio CAs, Rekor and CT logs, timestamp
-    /// authorities. Needed for certificates and for signatures with log entries.
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -945,59 +921,9 @@ struct Trust {
     options: Options,
 }
 
-impl TrustArgs {
-    fn load(&self) -> anyhow::Result<Trust> {
-        let read = |path: &PathBuf, what: &str| {
-            std::fs::read(path)
-                .with_context(|| format!("cannot read the {what} {}", path.display()))
-        };
-        let identity = match &self.key {
-            Some(path) => {
-                let text =
-                    String::from_utf8(read(path, "key")?).context("the key is not PEM text")?;
-                Identity::Key(
-                    PublicKey::from_pem(&text)
-                        .with_context(|| format!("cannot use the key {}", path.display()))?,
-                )
-            }
-            None => {
-                let identity = match (
-                    &self.certificate_identity,
-                    &self.certificate_identity_regexp,
-                ) {
-                    (Some(s), None) => Matcher::Exact(s.clone()),
-                    (None, Some(re)) => {
-                        Matcher::pattern(re).context("invalid --certificate-identity-regexp")?
-                    }
-                    _ => bail!(
-                        "give --key, or --certificate-identity (or -regexp) with --certificate-oidc-issuer (or -regexp)"
-                    ),
-                };
-                let issuer = match (
-                    &self.certificate_oidc_issuer,
-                    &self.certificate_oidc_issuer_regexp,
-                ) {
-                    (Some(s), None) => Matcher::Exact(s.clone()),
-                    (None, Some(re)) => {
-                        Matcher::pattern(re).context("invalid --certificate-oidc-issuer-regexp")?
-                    }
-                    _ => {
-                        bail!("a certificate identity needs --certificate-oidc-issuer (or -regexp)")
-                    }
-                };
-                Identity::Certificate { identity, issuer }
-            }
-        };
-        let root = match &self.trusted_root {
-            Some(path) => Some(
-                TrustedRoot::from_json(&read(path, "trusted root")?)
-                    .with_context(|| format!("cannot use the trusted root {}", path.display()))?,
-            ),
-            None if matches!(identity, Identity::Certificate { .. }) => {
-                bail!("verifying a certificate needs --trusted-root (vouch verifies offline)")
-            }
-            None => None,
-        };
+impl Trust {
+    fn load(args: &TrustArgs) -> anyhow::Result<Trust> {
+        let (identity, root) = args.load()?;
         Ok(Trust {
             identity,
             has_root: root.is_some(),
@@ -1073,7 +999,7 @@ async fn examine_image(
     image: &str,
     want: Want,
 ) -> anyhow::Result<Report> {
-    let trust = trust.load()?;
+    let trust = Trust::load(&trust)?;
     let image = image_ref(image)?;
     let client = registry_client(&image, &registry)?;
     let repo = image.repository();

@@ -6,6 +6,7 @@ mod image;
 mod keygen;
 mod ledger;
 mod provenance;
+mod trust;
 
 use std::io::Read as _;
 use std::net::SocketAddr;

@@ -365,12 +365,12 @@ impl Ledger {
 
     /// The bytes of entry `index`.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, ReadError> {
-        let location = {
+        let (location, leaf) = {
             let shared = self.read();
             if index >= shared.published {
                 return Err(ReadError::NotFound);
             }
-            shared.entries[index as usize]
+            (shared.entries[index as usize], shared.tree.leaf(index))
         };
         let mut buf = vec![0u8; location.len as usize];
         self.inner
@@ -378,7 +378,6 @@ impl Ledger {
             .read_exact_at(&mut buf, location.offset)
             .map_err(|e| ReadError::Io(e.to_string()))?;
         // What is served is what the tree commits to: a disk that changed it is caught here.
-        let leaf = self.read().tree.leaf(index);
         if leaf != Some(merkle::leaf_hash(&buf)) {
             return Err(ReadError::Io(format!(
                 "entry {index} on disk no longer matches its leaf hash"

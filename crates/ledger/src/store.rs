@@ -177,7 +177,10 @@ pub fn scan(
     scan.committed_end = offset;
     // Entries since the last checkpoint: applied to the tree (and the sink) only when the
     // checkpoint that commits them is read.
-    let mut pending: Vec<(u64, Vec<u8>, Hash, EntryLocation)> = Vec::new();
+    // `pending[k]` is (index, bytes), as the sink takes them; `pending_at[k]` its leaf hash
+    // and location.
+    let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut pending_at: Vec<(Hash, EntryLocation)> = Vec::new();
     // Damage since the last checkpoint: acknowledged damage if a checkpoint follows.
     let mut pending_damage: Vec<Damage> = Vec::new();
     let origin_rule = Origin::Exact(origin.to_owned());
@@ -228,7 +231,8 @@ pub fn scan(
                 offset: record_at + 5,
                 len,
             };
-            pending.push((next_index, payload.clone(), leaf, location));
+            pending.push((next_index, payload.clone()));
+            pending_at.push((leaf, location));
             continue;
         }
         // A checkpoint: it must commit exactly the entries read so far.
@@ -236,7 +240,7 @@ pub fn scan(
         if verify::keys::sha256(&payload) != hash {
             problems.push("the checkpoint does not match its stored hash".to_owned());
         }
-        for (_, _, leaf, _) in &pending {
+        for (leaf, _) in &pending_at {
             scan.tree.push(*leaf);
         }
         let size = scan.tree.size();
@@ -259,24 +263,20 @@ pub fn scan(
                 }
             }
         }
-        let batch: Vec<(u64, Vec<u8>)> = pending
-            .iter()
-            .map(|(i, bytes, _, _)| (*i, bytes.clone()))
-            .collect();
-        let locations: Vec<(u64, u64)> =
-            pending.iter().map(|(i, _, _, l)| (*i, l.offset)).collect();
-        for (index, what) in sink.batch(&batch) {
-            let at = locations
-                .iter()
-                .find(|(i, _)| *i == index)
-                .map_or(record_at, |(_, o)| *o - 5);
+        let first = pending.first().map_or(0, |(i, _)| *i);
+        for (index, what) in sink.batch(&pending) {
+            let at = index
+                .checked_sub(first)
+                .and_then(|k| pending_at.get(k as usize))
+                .map_or(record_at, |(_, l)| l.offset - 5);
             pending_damage.push(Damage {
                 offset: at,
                 entry: Some(index),
                 what,
             });
         }
-        scan.entries.extend(pending.drain(..).map(|(_, _, _, l)| l));
+        pending.clear();
+        scan.entries.extend(pending_at.drain(..).map(|(_, l)| l));
         scan.damage.append(&mut pending_damage);
         scan.damage.extend(problems.into_iter().map(|what| Damage {
             offset: record_at,
