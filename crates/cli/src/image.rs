@@ -35,24 +35,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use verify::bundle::{Bundle, Content, MEDIA_TYPE_V0_3};
 use verify::cosign_classic::{
-    self, BUNDLE_ANNOTATION, Claim, DSSE_MEDIA_TYPE, Image, Layer, PREDICATE_TYPE_ANNOTATION,
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, go_json,
+    self, DSSE_MEDIA_TYPE, Image, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE, go_json,
 };
 use verify::dsse::Envelope;
+use verify::evidence::{
+    self, BUNDLE_PREDICATE_TYPE_ANNOTATION, Candidate, SIGN_PREDICATE_TYPE, Want,
+};
 use verify::intoto::{self, Statement, Subject};
 use verify::keys::{PrivateKey, PublicKey};
-use verify::sigstore::{Artifact, Identity, Options, VerifiedSigner, Verifier};
+use verify::sigstore::{Identity, Options, VerifiedSigner, Verifier};
 use verify::time::Timestamp;
 
 use crate::keygen;
 use crate::trust::TrustArgs;
 
-/// The predicate type of the statement cosign 3 signs for `cosign sign`.
-const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
-/// Bundle layers: any version of the bundle media type (cosign reads them by this prefix).
-const BUNDLE_LAYER_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
-const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 /// The config of a referrer: the empty JSON object.
 const EMPTY_CONFIG: &[u8] = b"{}";
@@ -906,13 +904,6 @@ fn is_duplicate(existing: &GoDescriptor, new: &NewLayer, digest: &Digest, key: &
 // ---------------------------------------------------------------------------------------------
 // Verifying
 
-/// What `verify` and `verify-attestation` look for.
-enum Want {
-    Signatures,
-    /// Attestations, of this predicate type if given.
-    Attestations(Option<String>),
-}
-
 /// Who must have signed, with the trusted root prepared.
 struct Trust {
     identity: Identity,
@@ -933,6 +924,15 @@ impl Trust {
                 allow_no_tlog_with_key: true,
             },
         })
+    }
+
+    fn candidate(&self) -> Candidate<'_> {
+        Candidate {
+            name: "the signer",
+            identity: &self.identity,
+            verifier: &self.verifier,
+            has_root: self.has_root,
+        }
     }
 }
 
@@ -978,6 +978,20 @@ enum Outcome {
     Skipped(String),
     /// Could not be examined: the registry failed.
     Unreachable(String),
+}
+
+impl From<evidence::Outcome> for Outcome {
+    fn from(outcome: evidence::Outcome) -> Outcome {
+        match outcome {
+            evidence::Outcome::Verified(p) => Outcome::Verified {
+                signer: p.signer,
+                predicate_type: p.predicate_type,
+                payload: p.payload,
+            },
+            evidence::Outcome::Rejected(r) => Outcome::Rejected(r),
+            evidence::Outcome::Skipped(r) => Outcome::Skipped(r),
+        }
+    }
 }
 
 struct Report {
@@ -1130,12 +1144,12 @@ async fn examine_referrer(
 ) -> Finding {
     let what = format!("bundle referrer {}", desc.digest);
     let outcome = async {
-        let annotated_type = desc
+        let annotated = desc
             .annotations
             .as_ref()
-            .and_then(|a| a.get(BUNDLE_PREDICATE_TYPE_ANNOTATION))
-            .cloned();
-        if let Some(reason) = skip_by_predicate_type(annotated_type.as_deref(), want) {
+            .and_then(|a| a.get(evidence::BUNDLE_PREDICATE_TYPE_ANNOTATION));
+        if let Some(reason) = evidence::skip_by_predicate_type(annotated.map(String::as_str), want)
+        {
             return Outcome::Skipped(reason);
         }
         let pulled = match client
@@ -1145,82 +1159,20 @@ async fn examine_referrer(
             Ok(m) => m,
             Err(e) => return Outcome::Unreachable(error_line(&e)),
         };
-        let manifest = match Manifest::parse(Some(&pulled.media_type), &pulled.bytes) {
-            Ok(m) => m,
-            Err(e) => return Outcome::Rejected(format!("its manifest is invalid: {e}")),
+        let layer = match evidence::referrer_bundle_layer(
+            image,
+            Some(&pulled.media_type),
+            &pulled.bytes,
+            want,
+        ) {
+            Ok(layer) => layer,
+            Err(outcome) => return outcome.into(),
         };
-        match &manifest.subject {
-            Some(s) if s.digest == *image => {}
-            Some(s) => {
-                return Outcome::Skipped(format!("its subject is {}, not the image", s.digest));
-            }
-            None => return Outcome::Skipped("it has no subject".into()),
-        }
-        let annotated_type = manifest
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(BUNDLE_PREDICATE_TYPE_ANNOTATION))
-            .cloned();
-        if let Some(reason) = skip_by_predicate_type(annotated_type.as_deref(), want) {
-            return Outcome::Skipped(reason);
-        }
-        let [layer] = manifest.layers.as_slice() else {
-            return Outcome::Rejected(format!(
-                "it has {} layers, not one bundle",
-                manifest.layers.len()
-            ));
-        };
-        if !layer.media_type.starts_with(BUNDLE_LAYER_PREFIX) {
-            return Outcome::Rejected(format!(
-                "its layer is a {}, not a Sigstore bundle",
-                layer.media_type
-            ));
-        }
         let bytes = match client.get_blob(repo, &layer.digest, MAX_LARGE_BLOB).await {
             Ok(b) => b,
             Err(e) => return Outcome::Unreachable(error_line(&e)),
         };
-        let bundle = match Bundle::from_json(&bytes) {
-            Ok(b) => b,
-            Err(e) => return Outcome::Rejected(format!("the bundle is invalid: {e}")),
-        };
-        if !bundle.tlog_entries.is_empty() && !trust.has_root {
-            return Outcome::Rejected(
-                "the bundle has transparency log entries: pass --trusted-root to check them".into(),
-            );
-        }
-        let Some(artifact) = image_artifact(image) else {
-            return Outcome::Rejected(format!(
-                "{} digests cannot be verified in a bundle",
-                image.algorithm()
-            ));
-        };
-        let verified =
-            match trust
-                .verifier
-                .verify(&bundle, &artifact, &trust.identity, &trust.options)
-            {
-                Ok(v) => v,
-                Err(failure) => return Outcome::Rejected(failure.to_string()),
-            };
-        let Some(statement) = verified.statement else {
-            return Outcome::Rejected(
-                "the bundle holds a message signature, not a signed statement about the image"
-                    .into(),
-            );
-        };
-        if let Some(reason) = wrong_predicate_type(&statement.predicate_type, want) {
-            return Outcome::Rejected(reason);
-        }
-        let payload = match &bundle.content {
-            Content::Dsse { payload, .. } => serde_json::from_slice(payload).ok(),
-            Content::MessageSignature { .. } => None,
-        };
-        Outcome::Verified {
-            signer: verified.signer,
-            predicate_type: Some(statement.predicate_type),
-            payload,
-        }
+        evidence::verify_bundle(image, &bytes, &[trust.candidate()], want, &trust.options).into()
     }
     .await;
     Finding {
@@ -1239,32 +1191,8 @@ async fn examine_classic(
     trust: &Trust,
     want: &Want,
 ) -> Outcome {
-    let empty = BTreeMap::new();
-    let annotations = layer.annotations.as_ref().unwrap_or(&empty);
-    let expected_type = match want {
-        Want::Signatures => SIMPLE_SIGNING_MEDIA_TYPE,
-        Want::Attestations(_) => DSSE_MEDIA_TYPE,
-    };
-    if layer.media_type != expected_type {
-        return Outcome::Rejected(format!(
-            "the layer is a {}, not a {expected_type}",
-            layer.media_type
-        ));
-    }
-    if let Want::Attestations(_) = want
-        && let Some(reason) = skip_by_predicate_type(
-            annotations
-                .get(PREDICATE_TYPE_ANNOTATION)
-                .map(String::as_str),
-            want,
-        )
-    {
-        return Outcome::Skipped(reason);
-    }
-    if annotations.contains_key(BUNDLE_ANNOTATION) && !trust.has_root {
-        return Outcome::Rejected(
-            "the layer has a transparency log entry: pass --trusted-root to check it".into(),
-        );
+    if let Err(outcome) = evidence::classic_layer(layer, want) {
+        return outcome.into();
     }
     let limit = match want {
         Want::Signatures => MAX_SMALL_BLOB,
@@ -1277,103 +1205,22 @@ async fn examine_classic(
         Ok(b) => b,
         Err(e) => return Outcome::Unreachable(error_line(&e)),
     };
-    let layer = Layer {
-        blob: &blob,
-        annotations,
-    };
-    let result = match want {
-        Want::Signatures => {
-            let repo = image.repository();
-            let same_repository =
-                |reference: &str| ImageRef::parse(reference).is_ok_and(|r| r.repository() == repo);
-            cosign_classic::verify_signature(
-                layer,
-                &Image {
-                    digest,
-                    same_repository: &same_repository,
-                },
-                &trust.identity,
-                &trust.verifier,
-                &trust.options,
-            )
-        }
-        Want::Attestations(_) => cosign_classic::verify_attestation(
-            layer,
+    let repo = image.repository();
+    let same_repository =
+        |reference: &str| ImageRef::parse(reference).is_ok_and(|r| r.repository() == repo);
+    let empty = BTreeMap::new();
+    evidence::verify_classic(
+        &blob,
+        layer.annotations.as_ref().unwrap_or(&empty),
+        &Image {
             digest,
-            &trust.identity,
-            &trust.verifier,
-            &trust.options,
-        ),
-    };
-    match result {
-        Err(failure) => Outcome::Rejected(failure.to_string()),
-        Ok(verified) => match verified.claim {
-            Claim::Signature(_) => Outcome::Verified {
-                signer: verified.signer,
-                predicate_type: None,
-                payload: serde_json::from_slice(&blob).ok(),
-            },
-            Claim::Attestation(statement) => {
-                if let Some(reason) = wrong_predicate_type(&statement.predicate_type, want) {
-                    return Outcome::Rejected(reason);
-                }
-                Outcome::Verified {
-                    signer: verified.signer,
-                    predicate_type: Some(statement.predicate_type),
-                    payload: Envelope::parse(&blob)
-                        .ok()
-                        .and_then(|e| serde_json::from_slice(&e.payload).ok()),
-                }
-            }
+            same_repository: &same_repository,
         },
-    }
-}
-
-/// The image as the artifact a bundle's statement is about: known by its digest.
-fn image_artifact(digest: &Digest) -> Option<Artifact> {
-    let alg = match digest.algorithm() {
-        Algorithm::Sha256 => verify::keys::HashAlg::Sha256,
-        Algorithm::Sha512 => verify::keys::HashAlg::Sha512,
-    };
-    let raw = (0..digest.hex().len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digest.hex()[i..i + 2], 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    Some(Artifact::from_digests(vec![(alg, raw)]))
-}
-
-/// Why a signature whose (unsigned) annotation names `annotated` is not what `want` asks for;
-/// `None` if it may be. Skipping only narrows what is examined: the signed statement decides.
-fn skip_by_predicate_type(annotated: Option<&str>, want: &Want) -> Option<String> {
-    let annotated = annotated?;
-    match want {
-        Want::Signatures if annotated != SIGN_PREDICATE_TYPE => Some(format!(
-            "an attestation (predicate type {annotated}), not a signature"
-        )),
-        Want::Attestations(_) if annotated == SIGN_PREDICATE_TYPE => {
-            Some("a signature, not an attestation".into())
-        }
-        Want::Attestations(Some(t)) if annotated != t => {
-            Some(format!("predicate type {annotated}, not {t}"))
-        }
-        _ => None,
-    }
-}
-
-/// Why a verified statement of `predicate_type` is not what `want` asks for.
-fn wrong_predicate_type(predicate_type: &str, want: &Want) -> Option<String> {
-    match want {
-        Want::Signatures if predicate_type != SIGN_PREDICATE_TYPE => Some(format!(
-            "it verifies, but it is an attestation (predicate type {predicate_type}), not a signature"
-        )),
-        Want::Attestations(_) if predicate_type == SIGN_PREDICATE_TYPE => Some(format!(
-            "it verifies, but it is a signature (predicate type {SIGN_PREDICATE_TYPE}), not an attestation"
-        )),
-        Want::Attestations(Some(t)) if predicate_type != t => Some(format!(
-            "it verifies, but its predicate type is {predicate_type}, not {t}"
-        )),
-        _ => None,
-    }
+        &[trust.candidate()],
+        want,
+        &trust.options,
+    )
+    .into()
 }
 
 /// An error and its causes on one line.
@@ -1650,39 +1497,5 @@ mod tests {
             classic_tag(&d, "sig").unwrap().as_str(),
             format!("sha256-{}.sig", d.hex())
         );
-    }
-
-    #[test]
-    fn predicate_type_filters() {
-        let slsa = "https://slsa.dev/provenance/v1";
-        let table: &[(Option<&str>, &Want, bool)] = &[
-            (None, &Want::Signatures, false),
-            (Some(SIGN_PREDICATE_TYPE), &Want::Signatures, false),
-            (Some(slsa), &Want::Signatures, true),
-            (None, &Want::Attestations(None), false),
-            (Some(SIGN_PREDICATE_TYPE), &Want::Attestations(None), true),
-            (Some(slsa), &Want::Attestations(None), false),
-            (
-                Some(slsa),
-                &Want::Attestations(Some(slsa.to_owned())),
-                false,
-            ),
-            (
-                Some("https://spdx.dev/Document"),
-                &Want::Attestations(Some(slsa.to_owned())),
-                true,
-            ),
-        ];
-        for (annotated, want, skipped) in table {
-            assert_eq!(
-                skip_by_predicate_type(*annotated, want).is_some(),
-                *skipped,
-                "{annotated:?}"
-            );
-        }
-        assert!(wrong_predicate_type(slsa, &Want::Signatures).is_some());
-        assert!(wrong_predicate_type(SIGN_PREDICATE_TYPE, &Want::Signatures).is_none());
-        assert!(wrong_predicate_type(SIGN_PREDICATE_TYPE, &Want::Attestations(None)).is_some());
-        assert!(wrong_predicate_type(slsa, &Want::Attestations(None)).is_none());
     }
 }

@@ -1,8 +1,9 @@
 //! In-process timing of keyless Sigstore bundle verification: prepares a trusted root once
 //! (`sigstore::Verifier`), then verifies real conformance bundles many times and prints the
 //! median and p99 per verification: with every signature checked (the signature memo off: what
-//! a bundle never seen before costs), the same with parsing the bundle's JSON, and with the
-//! default memo (the same bundle again, as a server re-verifying it sees).
+//! a bundle never seen before costs) on one thread, the same with the certificate checks
+//! overlapped on a second thread (the default), the same with parsing the bundle's JSON, and
+//! with the default memo (the same bundle again, as a server re-verifying it sees).
 //!
 //! ```text
 //! cargo run --release -p verify --example verify_bench -- [-n ITERATIONS] [CASE_DIR...]
@@ -125,19 +126,27 @@ fn run(args: &[String]) -> Result<(), String> {
         allow_no_tlog_with_key: false,
     };
     println!(
-        "{:<20} {:>8} {:>19} {:>19} {:>19}",
-        "in process, µs", "root", "verify", "parse+verify", "again (memo)"
+        "{:<20} {:>8} {:>17} {:>17} {:>17} {:>17}",
+        "in process, µs", "root", "verify, 1 thread", "verify", "parse+verify", "again (memo)"
     );
     println!(
-        "{:<20} {:>8} {:>19} {:>19} {:>19}",
-        "", "", "median / p99", "median / p99", "median / p99"
+        "{:<20} {:>8} {:>17} {:>17} {:>17} {:>17}",
+        "", "", "median / p99", "median / p99", "median / p99", "median / p99"
     );
-    let cold = Config { signature_memo: 0 };
+    let cold = Config {
+        signature_memo: 0,
+        ..Config::default()
+    };
+    let one_thread = Config {
+        signature_memo: 0,
+        overlap_certificate_checks: false,
+    };
     for dir in &dirs {
         let case = load(dir)?;
         let started = Instant::now();
         let verifier = Verifier::with_config(case.root.clone(), cold.clone());
         let prepare = started.elapsed();
+        let sequential = Verifier::with_config(case.root.clone(), one_thread.clone());
         let remembering = Verifier::with_config(case.root.clone(), Config::default());
         let bundle =
             Bundle::from_json(&case.bundle_json).map_err(|e| format!("{}: {e}", case.name))?;
@@ -148,11 +157,18 @@ fn run(args: &[String]) -> Result<(), String> {
         };
         // Once untimed each: the bundle must verify (and the memo learns it).
         verify(&verifier, &bundle)?;
+        verify(&sequential, &bundle)?;
         verify(&remembering, &bundle)?;
+        let mut one_thread = Vec::with_capacity(iterations);
         let mut every_check = Vec::with_capacity(iterations);
         let mut with_parse = Vec::with_capacity(iterations);
         let mut again = Vec::with_capacity(iterations);
         for _ in 0..iterations {
+            let t = Instant::now();
+            let r = verify(&sequential, &bundle);
+            one_thread.push(t.elapsed());
+            r?;
+
             let t = Instant::now();
             let r = verify(&verifier, &bundle);
             every_check.push(t.elapsed());
@@ -173,15 +189,16 @@ fn run(args: &[String]) -> Result<(), String> {
         let cell = |times: &mut Vec<Duration>| {
             times.sort_unstable();
             format!(
-                "{:>8.0} / {:>6.0}",
+                "{:>7.0} / {:>6.0}",
                 quantile_us(times, 0.5),
                 quantile_us(times, 0.99)
             )
         };
         println!(
-            "{:<20} {:>8.0} {:>19} {:>19} {:>19}",
+            "{:<20} {:>8.0} {:>17} {:>17} {:>17} {:>17}",
             case.name,
             prepare.as_secs_f64() * 1e6,
+            cell(&mut one_thread),
             cell(&mut every_check),
             cell(&mut with_parse),
             cell(&mut again),

@@ -9,10 +9,13 @@
 //! certificates: the chain to a Fulcio CA at every proven time, SCTs, identity and issuer.
 //!
 //! Everything a trusted root makes invariant (parsed certificates, a CA chain's internal
-//! signatures, log and CT keys) is prepared once in [`Verifier::new`].
+//! signatures, log and CT keys) is prepared once in [`Verifier::new`]. The certificate checks
+//! (a P-384 signature by Fulcio's intermediate, then the SCT) are independent of the log and
+//! message checks but for the signing times: they start on another core with the times the
+//! bundle claims, and their result counts only if the proven times are exactly those.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::bundle::{Bundle, Content, Material, MessageDigest, TlogEntry};
 use crate::checkpoint::{Origin, SignedCheckpoint};
@@ -21,6 +24,7 @@ use crate::intoto::{self, Statement};
 use crate::keys::{HashAlg, KeyKind, PublicKey, Scheme};
 use crate::merkle;
 use crate::note;
+use crate::offload::Pending;
 use crate::rekor::{self, Signed, Signer};
 use crate::sct::{self, CtLog};
 use crate::time::{Timestamp, Validity};
@@ -254,6 +258,10 @@ pub struct Config {
     /// A remembered success is always right ([`PublicKey::with_signature_memo`]); every other
     /// check (times, validity windows, identity) runs each time. 0 remembers nothing.
     pub signature_memo: usize,
+    /// Run a keyless bundle's certificate checks on another thread while this one checks the
+    /// log entries, timestamps and signature: less latency per bundle, the same CPU time and
+    /// the same verdict. A job no thread has started by the time it is needed runs inline.
+    pub overlap_certificate_checks: bool,
 }
 
 impl Default for Config {
@@ -262,6 +270,7 @@ impl Default for Config {
         // between repeats only loses time.
         Config {
             signature_memo: 4096,
+            overlap_certificate_checks: true,
         }
     }
 }
@@ -269,9 +278,10 @@ impl Default for Config {
 /// A trusted root prepared for verification.
 pub struct Verifier {
     logs: Vec<Log>,
-    ctlogs: Vec<CtLog>,
-    cas: Vec<Authority>,
+    /// Shared with the certificate checks when they run on another thread.
+    pki: Arc<Pki>,
     tsas: Vec<Authority>,
+    overlap: bool,
     /// What the root lists but cannot be used, and why.
     pub skipped: Vec<Skipped>,
 }
@@ -322,6 +332,152 @@ fn prepare_authority(
         certificates,
         validity,
     })
+}
+
+/// What a certificate's checks need of the trusted root: its Fulcio CAs and CT logs.
+struct Pki {
+    cas: Vec<Authority>,
+    ctlogs: Vec<CtLog>,
+}
+
+impl Pki {
+    /// The chain to a Fulcio CA of the trusted root at every proven signing time, a verified
+    /// SCT, then the identity and the OIDC issuer.
+    fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        times: &[Timestamp],
+        identity: &Matcher,
+        issuer: &Matcher,
+    ) -> Result<VerifiedSigner, Failure> {
+        let ca = self.chain(cert, times)?;
+        self.check_scts(cert, ca)?;
+        check_identity(cert, identity, issuer)
+    }
+
+    /// The CA (its index) `cert` chains to at every one of `times`: the last time's, if
+    /// several CAs would do.
+    fn chain(&self, cert: &Certificate, times: &[Timestamp]) -> Result<usize, Failure> {
+        let mut ca = None;
+        for t in times {
+            let i = chain_to_authority(cert, &self.cas, *t, Purpose::CodeSigning)
+                .map_err(|reason| Failure::Chain { time: *t, reason })?;
+            ca = Some(i);
+        }
+        ca.ok_or(Failure::NoSigningTime)
+    }
+
+    /// At least one SCT in `cert` verifies, for the precertificate `ca` issued.
+    fn check_scts(&self, cert: &Certificate, ca: usize) -> Result<(), Failure> {
+        let issuer_key = self
+            .cas
+            .get(ca)
+            .and_then(|a| a.certificates.first())
+            .ok_or_else(|| Failure::Sct("its issuer is not a certificate authority".into()))?
+            .public_key();
+        let report = sct::verify_scts(cert, issuer_key, &self.ctlogs)
+            .map_err(|e| Failure::Sct(e.to_string()))?;
+        if report.verified.is_empty() {
+            let why = report
+                .rejected
+                .iter()
+                .map(|r| r.reason.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Failure::Sct(if why.is_empty() {
+                "the certificate has none".into()
+            } else {
+                why
+            }));
+        }
+        Ok(())
+    }
+
+    /// The CAs that may have issued `cert`, by name: where its SCTs can be checked before
+    /// its chain is.
+    fn named_issuers(&self, cert: &Certificate) -> Vec<usize> {
+        (0..self.cas.len())
+            .filter(|&i| {
+                self.cas[i]
+                    .certificates
+                    .first()
+                    .is_some_and(|c| c.subject_der() == cert.issuer_der())
+            })
+            .collect()
+    }
+}
+
+/// The certificate's identity and OIDC issuer match.
+fn check_identity(
+    cert: &Certificate,
+    identity: &Matcher,
+    issuer: &Matcher,
+) -> Result<VerifiedSigner, Failure> {
+    let sans: Vec<String> = cert.san_identities().map(str::to_owned).collect();
+    let Some(found) = sans.iter().find(|s| identity.matches(s)) else {
+        return Err(Failure::IdentityMismatch {
+            found: sans,
+            expected: identity.to_string(),
+        });
+    };
+    let oidc = cert.oidc_issuer().map(str::to_owned);
+    if !oidc.as_deref().is_some_and(|i| issuer.matches(i)) {
+        return Err(Failure::IssuerMismatch {
+            found: oidc,
+            expected: issuer.to_string(),
+        });
+    }
+    Ok(VerifiedSigner::Certificate {
+        identity: found.clone(),
+        issuer: oidc.unwrap_or_default(),
+    })
+}
+
+/// The certificate checks of a keyless bundle, started before the signing times are proven,
+/// with the times the bundle claims: the chain on one job, the SCTs (for each CA that may have
+/// issued the certificate) on another, so that an idle core takes the first while the caller
+/// checks the log and takes back the second.
+struct EarlyChecks {
+    times: Vec<Timestamp>,
+    chain: Pending<Result<usize, Failure>>,
+    scts: Pending<Vec<(usize, Result<(), Failure>)>>,
+}
+
+impl EarlyChecks {
+    fn start(pki: &Arc<Pki>, cert: &Certificate, times: Vec<Timestamp>) -> EarlyChecks {
+        let chain = {
+            let (pki, cert, times) = (pki.clone(), cert.clone(), times.clone());
+            Pending::spawn(move || pki.chain(&cert, &times))
+        };
+        let scts = {
+            let (pki, cert) = (pki.clone(), cert.clone());
+            Pending::spawn(move || {
+                pki.named_issuers(&cert)
+                    .into_iter()
+                    .map(|ca| (ca, pki.check_scts(&cert, ca)))
+                    .collect()
+            })
+        };
+        EarlyChecks { times, chain, scts }
+    }
+
+    /// The checks' verdict, in the order the sequential checks give it (the chain's failure
+    /// first); the SCTs again here if the chain ends at a CA they were not checked for.
+    fn finish(
+        self,
+        pki: &Pki,
+        cert: &Certificate,
+        identity: &Matcher,
+        issuer: &Matcher,
+    ) -> Result<VerifiedSigner, Failure> {
+        let scts = self.scts.wait();
+        let ca = self.chain.wait()?;
+        match scts.into_iter().find(|(i, _)| *i == ca) {
+            Some((_, checked)) => checked?,
+            None => pki.check_scts(cert, ca)?,
+        }
+        check_identity(cert, identity, issuer)
+    }
 }
 
 impl Verifier {
@@ -386,9 +542,9 @@ impl Verifier {
         let tsas = prepare(root.timestamp_authorities, "timestamp authority");
         Verifier {
             logs,
-            ctlogs,
-            cas,
+            pki: Arc::new(Pki { cas, ctlogs }),
             tsas,
+            overlap: config.overlap_certificate_checks,
             skipped,
         }
     }
@@ -413,50 +569,7 @@ impl Verifier {
         identity: &Matcher,
         issuer: &Matcher,
     ) -> Result<VerifiedSigner, Failure> {
-        if times.is_empty() {
-            return Err(Failure::NoSigningTime);
-        }
-        let mut issuer_key = None;
-        for t in times {
-            let key = self
-                .chain_to_authority(cert, &self.cas, *t, Purpose::CodeSigning)
-                .map_err(|reason| Failure::Chain { time: *t, reason })?;
-            issuer_key = Some(key);
-        }
-        let issuer_key = issuer_key.ok_or(Failure::NoSigningTime)?;
-        let report = sct::verify_scts(cert, issuer_key, &self.ctlogs)
-            .map_err(|e| Failure::Sct(e.to_string()))?;
-        if report.verified.is_empty() {
-            let why = report
-                .rejected
-                .iter()
-                .map(|r| r.reason.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Failure::Sct(if why.is_empty() {
-                "the certificate has none".into()
-            } else {
-                why
-            }));
-        }
-        let sans: Vec<String> = cert.san_identities().map(str::to_owned).collect();
-        let Some(found) = sans.iter().find(|s| identity.matches(s)) else {
-            return Err(Failure::IdentityMismatch {
-                found: sans,
-                expected: identity.to_string(),
-            });
-        };
-        let oidc = cert.oidc_issuer().map(str::to_owned);
-        if !oidc.as_deref().is_some_and(|i| issuer.matches(i)) {
-            return Err(Failure::IssuerMismatch {
-                found: oidc,
-                expected: issuer.to_string(),
-            });
-        }
-        Ok(VerifiedSigner::Certificate {
-            identity: found.clone(),
-            issuer: oidc.unwrap_or_default(),
-        })
+        self.pki.verify_certificate(cert, times, identity, issuer)
     }
 
     /// Verifies `bundle` as a signature by `identity` over `artifact`.
@@ -483,7 +596,8 @@ impl Verifier {
                         let c = Certificate::from_der(der)
                             .map_err(|e| Failure::Certificate(e.to_string()))?;
                         let trusted = || {
-                            self.cas
+                            self.pki
+                                .cas
                                 .iter()
                                 .any(|a| a.certificates.iter().any(|t| t.der() == c.der()))
                         };
@@ -495,6 +609,14 @@ impl Verifier {
                 let der = material.leaf().ok_or(Failure::KeyBundleWithoutKey)?;
                 Some(Certificate::from_der(der).map_err(|e| Failure::Certificate(e.to_string()))?)
             }
+        };
+        // The certificate checks, started now on another thread with the times the bundle
+        // claims; step 5 uses their result only if exactly those times are proven.
+        let early = match (&leaf, identity) {
+            (Some(cert), Identity::Certificate { .. }) if self.overlap => {
+                claimed_times(bundle).map(|times| EarlyChecks::start(&self.pki, cert, times))
+            }
+            _ => None,
         };
         let key = match (&leaf, identity) {
             (Some(cert), _) => cert.public_key(),
@@ -617,7 +739,12 @@ impl Verifier {
         let verified_signer = match (&leaf, identity) {
             (Some(cert), Identity::Certificate { identity, issuer }) => {
                 let proven: Vec<Timestamp> = times.iter().map(|(t, _)| *t).collect();
-                self.verify_certificate(cert, &proven, identity, issuer)?
+                match early {
+                    Some(early) if early.times == proven => {
+                        early.finish(&self.pki, cert, identity, issuer)?
+                    }
+                    _ => self.verify_certificate(cert, &proven, identity, issuer)?,
+                }
             }
             _ => VerifiedSigner::Key(crate::keys::hex(&key.fingerprint())),
         };
@@ -736,7 +863,7 @@ impl Verifier {
                 .filter(|c| own.is_none_or(|own| own.der() != c.der()))
                 .chain(own);
             for cert in candidates {
-                let anchored = self.chain_to(cert, authority, t, Purpose::TimeStamping);
+                let anchored = chain_to(cert, authority, t, Purpose::TimeStamping);
                 match anchored.and_then(|_| {
                     token
                         .verify_signed_by(cert.der(), cert.public_key())
@@ -754,58 +881,75 @@ impl Verifier {
         }
         Err(reasons.join("; "))
     }
+}
 
-    /// Chains `cert` to one of `authorities` valid at `t`; returns the key of its issuer.
-    fn chain_to_authority<'a>(
-        &self,
-        cert: &Certificate,
-        authorities: &'a [Authority],
-        t: Timestamp,
-        purpose: Purpose,
-    ) -> Result<&'a PublicKey, String> {
-        let mut reasons = Vec::new();
-        for authority in authorities.iter().filter(|a| a.validity.contains(t)) {
-            match self.chain_to(cert, authority, t, purpose) {
-                Ok(key) => return Ok(key),
-                Err(e) => reasons.push(e),
-            }
+/// Chains `cert` to one of `authorities` valid at `t`; returns the index of its issuer's.
+fn chain_to_authority(
+    cert: &Certificate,
+    authorities: &[Authority],
+    t: Timestamp,
+    purpose: Purpose,
+) -> Result<usize, String> {
+    let mut reasons = Vec::new();
+    for (i, authority) in authorities.iter().enumerate() {
+        if !authority.validity.contains(t) {
+            continue;
         }
-        if reasons.is_empty() {
-            reasons.push("no certificate authority in the trusted root is valid then".into());
+        match chain_to(cert, authority, t, purpose) {
+            Ok(_) => return Ok(i),
+            Err(e) => reasons.push(e),
         }
-        Err(reasons.join("; "))
     }
+    if reasons.is_empty() {
+        reasons.push("no certificate authority in the trusted root is valid then".into());
+    }
+    Err(reasons.join("; "))
+}
 
-    /// Checks `cert` against one authority at `t`. The authority's own chain was verified when
-    /// the root was prepared, so its first certificate anchors the path; the rest of its chain
-    /// must still be valid at `t`.
-    fn chain_to<'a>(
-        &self,
-        cert: &Certificate,
-        authority: &'a Authority,
-        t: Timestamp,
-        purpose: Purpose,
-    ) -> Result<&'a PublicKey, String> {
-        let anchor = authority.certificates.first().ok_or("empty chain")?;
-        // A certificate that is the authority's own leaf (a TSA signing with it) is trusted as is.
-        if cert.der() == anchor.der() {
-            if !cert.is_valid_at(t.secs()) {
-                return Err(format!("{} is not valid at {t}", cert.describe()));
-            }
-            return Ok(anchor.public_key());
+/// Checks `cert` against one authority at `t`. The authority's own chain was verified when
+/// the root was prepared, so its first certificate anchors the path; the rest of its chain
+/// must still be valid at `t`.
+fn chain_to<'a>(
+    cert: &Certificate,
+    authority: &'a Authority,
+    t: Timestamp,
+    purpose: Purpose,
+) -> Result<&'a PublicKey, String> {
+    let anchor = authority.certificates.first().ok_or("empty chain")?;
+    // A certificate that is the authority's own leaf (a TSA signing with it) is trusted as is.
+    if cert.der() == anchor.der() {
+        if !cert.is_valid_at(t.secs()) {
+            return Err(format!("{} is not valid at {t}", cert.describe()));
         }
-        x509::chain_path_for(cert, &[], std::slice::from_ref(anchor), t.secs(), purpose)
-            .map_err(|e| e.to_string())?;
-        if let Some(expired) = authority
-            .certificates
-            .iter()
-            .skip(1)
-            .find(|c| !c.is_valid_at(t.secs()))
-        {
-            return Err(format!("{} is not valid at {t}", expired.describe()));
-        }
-        Ok(anchor.public_key())
+        return Ok(anchor.public_key());
     }
+    x509::chain_path_for(cert, &[], std::slice::from_ref(anchor), t.secs(), purpose)
+        .map_err(|e| e.to_string())?;
+    if let Some(expired) = authority
+        .certificates
+        .iter()
+        .skip(1)
+        .find(|c| !c.is_valid_at(t.secs()))
+    {
+        return Err(format!("{} is not valid at {t}", expired.describe()));
+    }
+    Ok(anchor.public_key())
+}
+
+/// The signing times a bundle claims, in the order [`Verifier::verify`] proves them: each log
+/// entry's integration time where a SET would prove it, then each RFC 3161 timestamp's. `None`
+/// if a timestamp does not even parse (verification fails on it anyway).
+fn claimed_times(bundle: &Bundle) -> Option<Vec<Timestamp>> {
+    let logged = bundle
+        .tlog_entries
+        .iter()
+        .filter(|e| e.signed_entry_timestamp.is_some())
+        .filter_map(|e| e.integrated_time.map(Timestamp::from_unix));
+    let stamped = bundle
+        .rfc3161_timestamps
+        .iter()
+        .map(|der| tsa::parse(der).ok().map(|t| t.gen_time));
+    logged.map(Some).chain(stamped).collect()
 }
 
 /// Whether a CMS signer identifier names `cert`.
@@ -978,9 +1122,11 @@ mod tests {
     /// The trusted root's keys remember the signatures they verified (`Config::signature_memo`):
     /// every conformance case, verified three times over by one remembering verifier per trusted
     /// root (the tampered twins after the bundles they were made from), gets exactly the verdict
-    /// a verifier that remembers nothing gives, and the verdict its name expects.
+    /// a verifier that remembers nothing and checks one thing at a time gives (the same value,
+    /// failures included), as does one overlapping the certificate checks, and the verdict its
+    /// name expects.
     #[test]
-    fn remembered_signatures_never_change_a_verdict() {
+    fn remembered_signatures_and_overlapped_checks_never_change_a_verdict() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/fixtures/signing/sigstore-conformance/bundle-verify");
         let mut cases: Vec<_> = std::fs::read_dir(&dir)
@@ -1048,9 +1194,23 @@ mod tests {
                     v.verify(&bundle, &artifact, &identity, &options)
                         .map(|ok| (ok.signer, ok.times, ok.log_entries))
                 };
-                let forgetful =
-                    Verifier::with_config(parsed_root.clone(), Config { signature_memo: 0 });
-                let expected = verdict(&forgetful);
+                // Every signature checked, one thing at a time: the reference.
+                let sequential = Verifier::with_config(
+                    parsed_root.clone(),
+                    Config {
+                        signature_memo: 0,
+                        overlap_certificate_checks: false,
+                    },
+                );
+                let expected = verdict(&sequential);
+                let overlapped = Verifier::with_config(
+                    parsed_root.clone(),
+                    Config {
+                        signature_memo: 0,
+                        ..Config::default()
+                    },
+                );
+                assert_eq!(verdict(&overlapped), expected, "{name}, overlapped");
                 let memo = remembering
                     .entry(root)
                     .or_insert_with(|| Verifier::new(parsed_root));
