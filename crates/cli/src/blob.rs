@@ -11,7 +11,6 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use verify::bundle::{Bundle, Content, MessageDigest};
-use verify::dsse::Envelope;
 use verify::intoto::{self, Statement};
 use verify::keys::{HashAlg, PrivateKey, Scheme};
 use verify::sigstore::{Artifact, Identity, Options, Verified, VerifiedSigner, Verifier};
@@ -232,18 +231,8 @@ fn attest_blob(args: AttestBlobArgs) -> anyhow::Result<ExitCode> {
     let key = keygen::load(&args.signing.key)?;
     let subject = provenance::subject(&args.file)?;
     let statement = Statement::new(vec![subject], predicate_type, predicate);
-    let mut envelope = Envelope::new(intoto::PAYLOAD_TYPE, statement.to_json().into_bytes());
-    envelope
-        .sign(&key, key.scheme(), "")
+    let content = Content::dsse_signed(&key, statement.to_json().into_bytes())
         .context("cannot sign the statement")?;
-    // The envelope was created without signatures and signed once.
-    let signature = envelope.signatures.remove(0).sig;
-    let content = Content::Dsse {
-        payload: envelope.payload,
-        payload_type: envelope.payload_type,
-        keyid: None,
-        signature,
-    };
     write_bundle(&args.signing, &key, content)
 }
 

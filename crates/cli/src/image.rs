@@ -91,7 +91,7 @@ pub enum ImageCommand {
 }
 
 /// How to reach the registry.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct RegistryArgs {
     /// Allow plain HTTP to the image's registry when HTTPS gets no answer (a registry on
     /// loopback). Credentials then travel in clear text.
@@ -648,17 +648,7 @@ fn sign_statement(digest: &Digest, annotations: &BTreeMap<String, String>) -> Ve
 /// A Sigstore bundle v0.3 holding `payload` (an in-toto statement) DSSE-signed with `key`,
 /// as cosign 3 writes it for a key: a public key hint, no log entry.
 fn dsse_bundle(key: &PrivateKey, payload: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let mut envelope = Envelope::new(intoto::PAYLOAD_TYPE, payload);
-    envelope
-        .sign(key, key.scheme(), "")
-        .context("signing failed")?;
-    let signature = envelope.signatures.remove(0).sig;
-    let content = Content::Dsse {
-        payload: envelope.payload,
-        payload_type: envelope.payload_type,
-        keyid: None,
-        signature,
-    };
+    let content = Content::dsse_signed(key, payload).context("signing failed")?;
     let bundle = Bundle::signed_with_key(&key.public_key()?, content);
     Ok(bundle.to_json()?.into_bytes())
 }
@@ -905,7 +895,7 @@ fn is_duplicate(existing: &GoDescriptor, new: &NewLayer, digest: &Digest, key: &
 // Verifying
 
 /// Who must have signed, with the trusted root prepared.
-struct Trust {
+pub(crate) struct Trust {
     identity: Identity,
     verifier: Verifier,
     has_root: bool,
@@ -915,7 +905,12 @@ struct Trust {
 impl Trust {
     fn load(args: &TrustArgs) -> anyhow::Result<Trust> {
         let (identity, root) = args.load()?;
-        Ok(Trust {
+        Ok(Trust::new(identity, root))
+    }
+
+    /// Trust in one identity, against `root` (keyless) or no root (a key).
+    pub(crate) fn new(identity: Identity, root: Option<verify::trust_root::TrustedRoot>) -> Trust {
+        Trust {
             identity,
             has_root: root.is_some(),
             verifier: Verifier::new(root.unwrap_or_default()),
@@ -923,7 +918,7 @@ impl Trust {
                 now: Timestamp::from_system_time(std::time::SystemTime::now()),
                 allow_no_tlog_with_key: true,
             },
-        })
+        }
     }
 
     fn candidate(&self) -> Candidate<'_> {
@@ -958,14 +953,16 @@ impl Source {
 }
 
 /// One signature or attestation found, and what became of it.
-struct Finding {
+pub(crate) struct Finding {
     /// What it is and where: "bundle referrer sha256:..", ".sig layer 2 (sha256:..)".
     what: String,
+    /// The digest that names it: the referrer's manifest, or the classic layer's blob.
+    pub digest: Digest,
     source: Source,
-    outcome: Outcome,
+    pub outcome: Outcome,
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     Verified {
         signer: VerifiedSigner,
         predicate_type: Option<String>,
@@ -994,15 +991,15 @@ impl From<evidence::Outcome> for Outcome {
     }
 }
 
-struct Report {
+pub(crate) struct Report {
     /// The image as given.
     image: String,
-    repository: String,
+    pub repository: String,
     /// The tag the digest was resolved from.
     tag: Option<String>,
-    digest: Digest,
+    pub digest: Digest,
     want: Want,
-    findings: Vec<Finding>,
+    pub findings: Vec<Finding>,
     /// Problems with the layouts themselves (a referrers tag that is not an index).
     notes: Vec<String>,
 }
@@ -1014,8 +1011,20 @@ async fn examine_image(
     want: Want,
 ) -> anyhow::Result<Report> {
     let trust = Trust::load(&trust)?;
+    examine_with(&trust, &registry, image, want).await
+}
+
+/// [`examine_image`] with the trust already prepared (`policy eval` examines an image once
+/// per authority of a policy).
+pub(crate) async fn examine_with(
+    trust: &Trust,
+    registry: &RegistryArgs,
+    image: &str,
+    want: Want,
+) -> anyhow::Result<Report> {
+    let trust = trust;
     let image = image_ref(image)?;
-    let client = registry_client(&image, &registry)?;
+    let client = registry_client(&image, registry)?;
     let repo = image.repository();
     // A digest is verified as given, as cosign does; a tag names the digest it points to now.
     let digest = match image.digest() {
@@ -1047,7 +1056,8 @@ async fn examine_image(
         report.findings.push(finding);
     }
     let suffix = match report.want {
-        Want::Signatures => "sig",
+        // The verbs ask for one or the other, never `Any`.
+        Want::Signatures | Want::Any => "sig",
         Want::Attestations(_) => "att",
     };
     // A classic tag that cannot be read as a signature image is noted, not an error: the
@@ -1088,6 +1098,7 @@ async fn examine_image(
         let outcome = examine_classic(&client, &image, &digest, layer, &trust, &report.want).await;
         report.findings.push(Finding {
             what,
+            digest: layer.digest.clone(),
             source: Source::Classic,
             outcome,
         });
@@ -1177,6 +1188,7 @@ async fn examine_referrer(
     .await;
     Finding {
         what,
+        digest: desc.digest.clone(),
         source,
         outcome,
     }
@@ -1195,7 +1207,7 @@ async fn examine_classic(
         return outcome.into();
     }
     let limit = match want {
-        Want::Signatures => MAX_SMALL_BLOB,
+        Want::Signatures | Want::Any => MAX_SMALL_BLOB,
         Want::Attestations(_) => MAX_LARGE_BLOB,
     };
     let blob = match client
@@ -1249,6 +1261,7 @@ impl Report {
         match self.want {
             Want::Signatures => "signature",
             Want::Attestations(_) => "attestation",
+            Want::Any => "signature or attestation",
         }
     }
 

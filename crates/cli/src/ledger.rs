@@ -100,13 +100,19 @@ pub enum LedgerCommand {
     Record(Box<RecordArgs>),
 }
 
-/// Where the ledger is served.
+/// Where the ledger is served, and who asks.
 #[derive(Args)]
 pub struct Remote {
     /// The server's base URL; the ledger API is under /ledger/. Plain http:// is allowed only
     /// to a loopback address.
     #[arg(long)]
-    url: String,
+    pub url: String,
+    /// A user name for a server with users (HTTP basic auth).
+    #[arg(long, requires = "registry_password")]
+    pub registry_username: Option<String>,
+    /// The password for --registry-username.
+    #[arg(long, requires = "registry_username")]
+    pub registry_password: Option<String>,
 }
 
 #[derive(Args)]
@@ -260,7 +266,7 @@ pub fn run(command: LedgerCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Exit code 1 with a one-line reason: examined, and not verified.
-fn denied(reason: &str) -> ExitCode {
+pub(crate) fn denied(reason: &str) -> ExitCode {
     eprintln!("vouch: not verified: {reason}");
     ExitCode::from(1)
 }
@@ -276,7 +282,7 @@ fn describe(c: &Checkpoint) -> String {
 }
 
 /// The log's verifier from --vkey: a C2SP vkey, or a file holding one.
-fn load_vkey(arg: &str) -> anyhow::Result<note::Verifier> {
+pub(crate) fn load_vkey(arg: &str) -> anyhow::Result<note::Verifier> {
     let path = Path::new(arg);
     let text = if path.is_file() {
         std::fs::read_to_string(path)
@@ -290,7 +296,7 @@ fn load_vkey(arg: &str) -> anyhow::Result<note::Verifier> {
 }
 
 /// Verifies a checkpoint's signature by the log, whose origin is the verifier's name.
-fn verify_checkpoint(
+pub(crate) fn verify_checkpoint(
     signed: &SignedCheckpoint,
     log: &note::Verifier,
 ) -> Result<VerifiedCheckpoint, String> {
@@ -299,7 +305,7 @@ fn verify_checkpoint(
         .map_err(|e| e.to_string())
 }
 
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
@@ -909,15 +915,17 @@ fn entry_line(index: u64, e: &Event) -> String {
 // Online: the ledger's HTTP API
 
 /// The ledger API of one server.
-struct Api {
+pub(crate) struct Api {
     http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
+    /// `Basic <token>` when the caller gave credentials.
+    authorization: Option<String>,
 }
 
 /// A response, read whole.
-struct Answer {
-    status: u16,
-    body: Bytes,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Bytes,
 }
 
 /// For connecting, for the response head, and for the body.
@@ -926,7 +934,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_BODY: usize = 256 * (ledger::event::MAX_ENTRY_BYTES + 2) + 64 * 1024;
 
 impl Api {
-    fn new(url: &str) -> anyhow::Result<Api> {
+    pub(crate) fn new(remote: &Remote) -> anyhow::Result<Api> {
+        let url = remote.url.as_str();
         let uri: Uri = url
             .parse()
             .with_context(|| format!("--url {url:?} is not a URL"))?;
@@ -962,13 +971,21 @@ impl Api {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        let authorization = match (&remote.registry_username, &remote.registry_password) {
+            (Some(user), Some(password)) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+            _ => None,
+        };
         Ok(Api {
             http: HyperClient::builder(TokioExecutor::new()).build(connector),
             base: url.trim_end_matches('/').to_owned(),
+            authorization,
         })
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -981,6 +998,9 @@ impl Api {
             .header(USER_AGENT, concat!("vouch/", env!("CARGO_PKG_VERSION")));
         if body.is_some() {
             req = req.header(CONTENT_TYPE, "application/json");
+        }
+        if let Some(a) = &self.authorization {
+            req = req.header(hyper::header::AUTHORIZATION, a);
         }
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
@@ -1014,7 +1034,7 @@ impl Api {
     }
 
     /// GET `path`, a JSON answer.
-    async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
         let body = self.get(path).await?;
         serde_json::from_slice(&body)
             .with_context(|| format!("GET {}{path}: the answer is not JSON", self.base))
@@ -1031,7 +1051,7 @@ impl Api {
 
 impl Answer {
     /// The status and the server's error codes and messages, in one line.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let errors = server_errors(&self.body);
         if errors.is_empty() {
             let text = String::from_utf8_lossy(&self.body);
@@ -1097,7 +1117,7 @@ fn proof_hashes(value: &Value) -> anyhow::Result<Vec<Hash>> {
 
 async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<ExitCode> {
     let log = args.vkey.as_deref().map(load_vkey).transpose()?;
-    let api = Api::new(&args.remote.url)?;
+    let api = Api::new(&args.remote)?;
     let (bytes, signed) = api.checkpoint().await?;
     if let Some(log) = &log {
         match verify_checkpoint(&signed, log) {
@@ -1111,7 +1131,7 @@ async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<ExitCode> {
 
 async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let log = args.vkey.as_deref().map(load_vkey).transpose()?;
-    let api = Api::new(&args.remote.url)?;
+    let api = Api::new(&args.remote)?;
     let index = args.index;
     let entry = api.get(&format!("/ledger/entry/{index}")).await?;
     if let Some(log) = &log {
@@ -1149,7 +1169,7 @@ async fn prove(args: ProveArgs) -> anyhow::Result<ExitCode> {
     let digest = oci::Digest::parse(&args.digest)
         .with_context(|| format!("--digest {:?} is not a digest", args.digest))?;
     let log = args.vkey.as_deref().map(load_vkey).transpose()?;
-    let api = Api::new(&args.remote.url)?;
+    let api = Api::new(&args.remote)?;
     // The lookup first: the checkpoint fetched after it includes every entry it names.
     let lookup = api
         .get_json(&format!("/ledger/lookup?digest={digest}"))
@@ -1261,7 +1281,7 @@ fn names(e: &Event, digest: &str) -> bool {
 
 async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let log = load_vkey(&args.vkey)?;
-    let api = Api::new(&args.remote.url)?;
+    let api = Api::new(&args.remote)?;
     let old_bytes = std::fs::read(&args.from)
         .with_context(|| format!("cannot read {}", args.from.display()))?;
     let from = args.from.display();
@@ -1347,7 +1367,7 @@ async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
 
 async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let log = args.vkey.as_deref().map(load_vkey).transpose()?;
-    let api = Api::new(&args.remote.url)?;
+    let api = Api::new(&args.remote)?;
     let key = keygen::load(&args.key)?;
     let event = event(&args, &key)?;
     let entry = Entry::sign(event, &key)?;

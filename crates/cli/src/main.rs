@@ -2,9 +2,11 @@
 //! become exit codes (0 ok, 1 verified-and-denied, 2 error).
 
 mod blob;
+mod gate;
 mod image;
 mod keygen;
 mod ledger;
+mod policy;
 mod provenance;
 mod trust;
 
@@ -78,6 +80,17 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
+    },
+    /// Revoke a key or an artifact on a trusted registry (administrators): recorded on its
+    /// ledger; everything they admitted is decided again.
+    Revoke(gate::RevokeArgs),
+    /// An artifact's history from a registry's ledger (pushes, signatures, provenance,
+    /// decisions, revocations), each entry's inclusion proof checked.
+    Trace(gate::TraceArgs),
+    /// Trust policies: check documents.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// SLSA provenance for a build.
     Provenance {
@@ -167,6 +180,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Blob(command) => blob::run(command),
         Command::Image(command) => image::run(command),
         Command::Ledger { command } => ledger::run(command),
+        Command::Revoke(args) => gate::revoke(args),
+        Command::Trace(args) => gate::trace(args),
+        Command::Policy { command } => policy::run(command),
         Command::Provenance { command } => provenance::run(command),
         Command::HashPassword { cost } => {
             let password = match std::env::var("VOUCH_PASSWORD") {

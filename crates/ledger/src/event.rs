@@ -79,7 +79,7 @@ impl EventType {
     fn subject_shape(self) -> SubjectShape {
         match self {
             EventType::PolicyUpdated => SubjectShape::Policy,
-            EventType::KeyRevoked => SubjectShape::Key,
+            EventType::KeyRevoked => SubjectShape::KeyOrDigest,
             EventType::DeployAllowed
             | EventType::DeployDenied
             | EventType::DriftDetected
@@ -102,8 +102,9 @@ enum SubjectShape {
     Digest,
     /// `name` and `digest` of a policy document.
     Policy,
-    /// `key`: the SHA-256 fingerprint of a public key.
-    Key,
+    /// `key`: the SHA-256 fingerprint of a public key; or, for a revoked artifact, `digest`
+    /// (and `repository` if the revocation is of one repository's copy).
+    KeyOrDigest,
 }
 
 /// Why an entry is malformed. Every variant is the submitter's fault: a 400.
@@ -465,8 +466,7 @@ fn parse_subject(kind: EventType, value: Option<&Value>) -> Result<Subject, Entr
                 s.key.is_none(),
             ])?;
         }
-        SubjectShape::Key => {
-            has(s.key.is_some(), "key")?;
+        SubjectShape::KeyOrDigest if s.key.is_some() => {
             only(&[
                 s.repository.is_none(),
                 s.digest.is_none(),
@@ -474,6 +474,10 @@ fn parse_subject(kind: EventType, value: Option<&Value>) -> Result<Subject, Entr
                 s.tag.is_none(),
                 s.name.is_none(),
             ])?;
+        }
+        SubjectShape::KeyOrDigest => {
+            has(s.digest.is_some(), "key or digest")?;
+            only(&[s.config.is_none(), s.tag.is_none(), s.name.is_none()])?;
         }
     }
     Ok(subject)

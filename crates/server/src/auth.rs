@@ -374,6 +374,11 @@ impl Authenticator {
         own.iter().chain(&self.config.anonymous)
     }
 
+    /// The realm of basic-auth challenges.
+    pub fn realm(&self) -> &str {
+        &self.config.realm
+    }
+
     /// Whether `who` holds any grant at all (or the registry is open).
     pub fn has_grants(&self, who: &Principal) -> bool {
         self.is_open() || self.grants(who).next().is_some()

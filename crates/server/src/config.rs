@@ -39,6 +39,9 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub ledger: LedgerConfig,
+    /// The policies the gate enforces (`[gate] policies`), loaded and checked. A repository no
+    /// policy covers is served as a plain registry serves it.
+    pub policies: verify::policy::PolicySet,
 }
 
 /// The ledger's settings (`[ledger]`). The ledger itself lives in `<data>/ledger`.
@@ -132,6 +135,7 @@ impl Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             ledger: LedgerConfig::default(),
+            policies: verify::policy::PolicySet::default(),
         }
     }
 
@@ -197,6 +201,7 @@ impl Config {
         }
         config.auth = resolve_auth(file.auth, &resolve)?;
         config.ledger = resolve_ledger(file.ledger, &resolve)?;
+        config.policies = resolve_gate(file.gate, &resolve)?;
         Ok(config)
     }
 }
@@ -210,6 +215,16 @@ struct FileConfig {
     auth: AuthSection,
     #[serde(default)]
     ledger: LedgerSection,
+    #[serde(default)]
+    gate: GateSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GateSection {
+    /// Policy documents (YAML or TOML), relative to the configuration file.
+    #[serde(default)]
+    policies: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -277,6 +292,25 @@ struct SubmitterSection {
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+fn resolve_gate(
+    section: GateSection,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<verify::policy::PolicySet, ConfigError> {
+    let mut policies = Vec::new();
+    for file in &section.policies {
+        let path = resolve(file);
+        let policy = verify::policy::load(&path, &|p: &Path| std::fs::read(p)).map_err(|e| {
+            ConfigError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        policies.push(policy);
+    }
+    verify::policy::PolicySet::new(policies)
+        .map_err(|e| ConfigError::Invalid(format!("gate.policies: {e}")))
 }
 
 fn resolve_auth(

@@ -3,9 +3,11 @@
 //! (`/ledger/`), Prometheus metrics and an access log. `cli` calls [`serve`]; tests call
 //! [`router`] without a socket.
 
+mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod gc;
 mod ledger_api;
 pub mod metrics;
@@ -51,6 +53,8 @@ pub struct App {
     /// The ledger: [`serve`] always opens one. Without it (some tests) the registry records
     /// nothing and `/ledger/` answers 404.
     pub ledger: Option<ledger::Ledger>,
+    /// The policies' gate; `None` when the configuration names no policy.
+    pub gate: Option<gate::Gate>,
 }
 
 impl App {
@@ -91,6 +95,12 @@ impl App {
                 .set(i64::try_from(l.size()).unwrap_or(i64::MAX));
         }
         let auth = Authenticator::new(config.auth.clone());
+        let gate = if config.policies.policies().is_empty() {
+            None
+        } else {
+            let key = gate::countersigning_key(&config.data_dir)?;
+            Some(gate::Gate::new(config.policies.clone(), key))
+        };
         Ok(Arc::new(App {
             config,
             meta,
@@ -99,6 +109,7 @@ impl App {
             auth,
             metrics,
             ledger,
+            gate,
         }))
     }
 
@@ -121,6 +132,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2/", any(registry::dispatch))
         .route("/v2/{*path}", any(registry::dispatch))
         .route("/ledger/{*path}", any(ledger_api::dispatch))
+        .route("/api/v1/{*path}", any(api::dispatch))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
@@ -185,6 +197,8 @@ pub enum ServeError {
     Ledger(#[source] ledger::LedgerError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot start the gate: {0}")]
+    Gate(String),
 }
 
 /// Checks what must hold before listening at all.
@@ -213,7 +227,10 @@ pub async fn serve(
     let app = tokio::task::spawn_blocking(move || open_all(config))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
-    let result = run(&app, addr, shutdown).await;
+    let result = match gate::start(&app).await {
+        Ok(()) => run(&app, addr, shutdown).await,
+        Err(e) => Err(ServeError::Gate(e.to_string())),
+    };
     // Every request has drained (or been given up on): whatever they queued is written, then
     // the sequencer stops.
     if let Some(l) = app.ledger.clone() {

@@ -5,7 +5,8 @@
 
 use serde::Deserialize;
 
-use crate::keys::{HashAlg, PublicKey};
+use crate::dsse::{DsseError, Envelope};
+use crate::keys::{HashAlg, PrivateKey, PublicKey};
 use crate::proto_json;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -433,6 +434,22 @@ impl Bundle {
 pub fn key_hint(key: &PublicKey) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(key.fingerprint())
+}
+
+impl Content {
+    /// An in-toto statement (`payload`) in a DSSE envelope signed once with `key`, without a
+    /// keyid: what cosign and vouch put in a key-signed attestation or image signature bundle.
+    pub fn dsse_signed(key: &PrivateKey, payload: Vec<u8>) -> Result<Content, DsseError> {
+        let mut envelope = Envelope::new(crate::intoto::PAYLOAD_TYPE, payload);
+        envelope.sign(key, key.scheme(), "")?;
+        let signature = envelope.signatures.pop().map(|s| s.sig).unwrap_or_default();
+        Ok(Content::Dsse {
+            payload: envelope.payload,
+            payload_type: envelope.payload_type,
+            keyid: None,
+            signature,
+        })
+    }
 }
 
 impl Bundle {

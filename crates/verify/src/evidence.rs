@@ -31,6 +31,10 @@ pub enum Want {
     Signatures,
     /// Attestations, of this predicate type if given.
     Attestations(Option<String>),
+    /// Both, for a bundle referrer: what it proves says which (a statement of the sign
+    /// predicate type, or a message signature, is a signature; any other statement an
+    /// attestation). A registry gathering all the evidence about an image reads so.
+    Any,
 }
 
 /// One signer the caller trusts: who, and the trusted root their evidence is checked against.
@@ -181,7 +185,7 @@ pub fn verify_bundle(
         ));
     };
     let message = matches!(bundle.content, Content::MessageSignature { .. });
-    if message && *want != Want::Signatures {
+    if message && matches!(want, Want::Attestations(_)) {
         return Outcome::Rejected(
             "the bundle holds a message signature, not a signed statement about the image".into(),
         );
@@ -218,6 +222,11 @@ pub fn classic_layer(layer: &Descriptor, want: &Want) -> Result<(), Outcome> {
     let expected = match want {
         Want::Signatures => SIMPLE_SIGNING_MEDIA_TYPE,
         Want::Attestations(_) => DSSE_MEDIA_TYPE,
+        Want::Any => {
+            return Err(Outcome::Rejected(
+                "a classic layer is read as a .sig or an .att layer, not as either".into(),
+            ));
+        }
     };
     if layer.media_type != expected {
         return Err(Outcome::Rejected(format!(
@@ -259,6 +268,7 @@ pub fn verify_classic(
             Want::Signatures => {
                 cosign_classic::verify_signature(layer, image, c.identity, c.verifier, opts)
             }
+            Want::Any => return Err("a classic layer is read as a .sig or an .att layer".into()),
             Want::Attestations(_) => cosign_classic::verify_attestation(
                 layer,
                 image.digest,
@@ -447,15 +457,7 @@ mod tests {
             "predicate": {}
         });
         let payload = serde_json::to_vec(&statement).unwrap();
-        let mut envelope = Envelope::new(crate::intoto::PAYLOAD_TYPE, payload);
-        envelope.sign(&signer, signer.scheme(), "").unwrap();
-        let signature = envelope.signatures.remove(0).sig;
-        let content = Content::Dsse {
-            payload: envelope.payload,
-            payload_type: envelope.payload_type,
-            keyid: None,
-            signature,
-        };
+        let content = Content::dsse_signed(&signer, payload).unwrap();
         let bundle = Bundle::signed_with_key(&signer.public_key().unwrap(), content)
             .to_json()
             .unwrap()

@@ -15,6 +15,7 @@ pub mod merkle;
 pub mod note;
 mod offload;
 pub mod pem;
+pub mod policy;
 pub mod proto_json;
 pub mod rekor;
 pub mod sct;

@@ -1379,7 +1379,7 @@ fn curl_error_bodies_are_spec_json() {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
 
@@ -1422,7 +1422,7 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn random_bytes(n: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0; n];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
@@ -1466,7 +1466,7 @@ fn assert_error(r: &Response, status: u16, code: &str) {
 }
 
 /// Runs a command that must fail; returns its standard error and output.
-fn fails(cmd: &mut Command) -> String {
+pub(crate) fn fails(cmd: &mut Command) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -1482,7 +1482,7 @@ fn fails(cmd: &mut Command) -> String {
     text
 }
 
-fn skopeo(args: &[&str]) -> String {
+pub(crate) fn skopeo(args: &[&str]) -> String {
     run(Command::new(tool("skopeo")).args(args))
 }
 
@@ -1573,13 +1573,13 @@ fn push_small_image(server: &Server, tmp: &tempfile::TempDir, repo_tag: &str) ->
 }
 
 /// An OCI image layout on disk, as umoci writes it and skopeo reads and writes it.
-struct Layout {
+pub(crate) struct Layout {
     dir: PathBuf,
 }
 
 impl Layout {
     /// A new, empty layout made by `umoci init`.
-    fn create(dir: PathBuf) -> Layout {
+    pub(crate) fn create(dir: PathBuf) -> Layout {
         run(Command::new(tool("umoci"))
             .args(["init", "--layout"])
             .arg(&dir));
@@ -1587,20 +1587,20 @@ impl Layout {
     }
 
     /// A layout a client will create.
-    fn at(dir: PathBuf) -> Layout {
+    pub(crate) fn at(dir: PathBuf) -> Layout {
         Layout { dir }
     }
 
-    fn reference(&self, tag: &str) -> String {
+    pub(crate) fn reference(&self, tag: &str) -> String {
         format!("oci:{}:{tag}", self.dir.display())
     }
 
-    fn image_ref(&self, tag: &str) -> String {
+    pub(crate) fn image_ref(&self, tag: &str) -> String {
         format!("{}:{tag}", self.dir.display())
     }
 
     /// A new image `tag` for linux/`arch` with one layer per file (`umoci insert`).
-    fn image(&self, tag: &str, arch: &str, files: &[(&str, Vec<u8>)]) {
+    pub(crate) fn image(&self, tag: &str, arch: &str, files: &[(&str, Vec<u8>)]) {
         let umoci = tool("umoci");
         let image = self.image_ref(tag);
         run(Command::new(&umoci).args(["new", "--image", &image]));
@@ -1626,17 +1626,17 @@ impl Layout {
     }
 
     /// Removes blobs no tag reaches (umoci keeps each intermediate manifest and config).
-    fn gc(&self) {
+    pub(crate) fn gc(&self) {
         run(Command::new(tool("umoci"))
             .args(["gc", "--layout"])
             .arg(&self.dir));
     }
 
-    fn index(&self) -> Value {
+    pub(crate) fn index(&self) -> Value {
         json_of_bytes(&std::fs::read(self.dir.join("index.json")).unwrap())
     }
 
-    fn descriptor(&self, tag: &str) -> Value {
+    pub(crate) fn descriptor(&self, tag: &str) -> Value {
         self.index()["manifests"]
             .as_array()
             .unwrap()
@@ -1647,21 +1647,21 @@ impl Layout {
     }
 
     /// The digest and exact bytes of the manifest (or index) tagged `tag`.
-    fn manifest(&self, tag: &str) -> (String, Vec<u8>) {
+    pub(crate) fn manifest(&self, tag: &str) -> (String, Vec<u8>) {
         let digest = self.descriptor(tag)["digest"].as_str().unwrap().to_owned();
         let bytes = self.blob(&digest);
         assert_eq!(sha256(&bytes), digest);
         (digest, bytes)
     }
 
-    fn blob(&self, digest: &str) -> Vec<u8> {
+    pub(crate) fn blob(&self, digest: &str) -> Vec<u8> {
         let (alg, hex) = digest.split_once(':').unwrap();
         let path = self.dir.join("blobs").join(alg).join(hex);
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     /// Every blob in the layout, by digest.
-    fn blob_digests(&self) -> Vec<String> {
+    pub(crate) fn blob_digests(&self) -> Vec<String> {
         let mut out = Vec::new();
         for alg in std::fs::read_dir(self.dir.join("blobs")).unwrap() {
             let alg = alg.unwrap();
@@ -1677,7 +1677,7 @@ impl Layout {
         out
     }
 
-    fn add_blob(&self, bytes: &[u8]) -> String {
+    pub(crate) fn add_blob(&self, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
         let hex = digest.strip_prefix("sha256:").unwrap();
         std::fs::write(self.dir.join("blobs/sha256").join(hex), bytes).unwrap();
@@ -1685,7 +1685,7 @@ impl Layout {
     }
 
     /// Tags `descriptor` as `tag` in index.json.
-    fn tag(&self, tag: &str, mut descriptor: Value) {
+    pub(crate) fn tag(&self, tag: &str, mut descriptor: Value) {
         descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
         let mut index = self.index();
         index["manifests"].as_array_mut().unwrap().push(descriptor);
@@ -1743,22 +1743,22 @@ fn two_platform_layout(dir: PathBuf) -> Layout {
 
 /// A containers/storage store of its own (vfs driver, no overlay or FUSE needed) for podman
 /// and buildah, so parallel tests share no images, locks or state.
-struct Store {
+pub(crate) struct Store {
     dir: tempfile::TempDir,
 }
 
 impl Store {
-    fn new() -> Store {
+    pub(crate) fn new() -> Store {
         let store = Store { dir: tempdir() };
         std::fs::create_dir_all(store.dir.path().join("tmp")).unwrap();
         store
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn podman(&self) -> Command {
+    pub(crate) fn podman(&self) -> Command {
         let mut cmd = Command::new(tool("podman"));
         cmd.arg("--root")
             .arg(self.path("root"))
@@ -1778,7 +1778,7 @@ impl Store {
         cmd
     }
 
-    fn buildah(&self) -> Command {
+    pub(crate) fn buildah(&self) -> Command {
         let mut cmd = Command::new(tool("buildah"));
         cmd.arg("--root")
             .arg(self.path("root"))
@@ -1791,7 +1791,7 @@ impl Store {
 
     /// Builds `name` with buildah from scratch for linux/`arch`: one layer per file (at `/`),
     /// a label, committed as an OCI image.
-    fn buildah_scratch(&self, name: &str, arch: &str, files: &[PathBuf]) {
+    pub(crate) fn buildah_scratch(&self, name: &str, arch: &str, files: &[PathBuf]) {
         let container = run(self.buildah().args(["from", "scratch"]));
         let container = container.trim();
         for file in files {
@@ -1812,7 +1812,7 @@ impl Store {
     }
 
     /// The manifest digest and image id podman records for `image`.
-    fn podman_image(&self, image: &str) -> (String, String) {
+    pub(crate) fn podman_image(&self, image: &str) -> (String, String) {
         let out =
             run(self
                 .podman()

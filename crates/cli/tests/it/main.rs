@@ -14,5 +14,7 @@ mod images;
 mod interop;
 mod keys;
 mod ledger;
+mod policy;
 mod provenance;
 mod signing;
+mod trusted;

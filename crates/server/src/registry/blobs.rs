@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::{CONTENT_DIGEST, Ctx, respond};
 use crate::auth::Action;
 use crate::error::{ApiError, ErrorCode};
+use crate::gate::{self, ReadCheck};
 use crate::store::StoreError;
 
 /// Blobs up to this size are read in one go; larger ones stream in chunks of this size.
@@ -35,7 +36,8 @@ pub async fn get(
     let (repo, d) = (name.clone(), digest.clone());
     let pusher = ctx.app.auth.can(&ctx.who, &name, Action::Push);
     let grace = ctx.app.config.limits.gc_grace.as_secs() as i64;
-    let size = ctx
+    let who = ctx.who.clone();
+    let (size, check) = ctx
         .app
         .blocking(move |app| {
             let size = app.meta.blob_in_repo(&repo, &d)?;
@@ -43,10 +45,16 @@ pub async fn get(
                 // A pusher probing a blob will reference it soon: keep it out of GC's reach.
                 app.meta.touch_blob(&repo, &d, grace / 2)?;
             }
-            Ok(size)
+            // HEAD says only that it exists; the bytes are gated.
+            let check = if size.is_some() && !head {
+                gate::check_blob(app, &who, &repo, &d)?
+            } else {
+                ReadCheck::Allow
+            };
+            Ok((size, check))
         })
-        .await?
-        .ok_or_else(|| ApiError::blob_unknown(&digest))?;
+        .await?;
+    let size = size.ok_or_else(|| ApiError::blob_unknown(&digest))?;
 
     let mut headers = vec![
         (CONTENT_DIGEST, digest.to_string()),
@@ -54,6 +62,11 @@ pub async fn get(
         (header::ACCEPT_RANGES, "bytes".to_owned()),
         (header::ETAG, format!("\"{digest}\"")),
     ];
+    match check {
+        ReadCheck::Allow => {}
+        ReadCheck::Warn(why) => headers.push((header::WARNING, gate::warning(&why))),
+        ReadCheck::Deny(e) => return Err(e),
+    }
     if head {
         headers.push((header::CONTENT_LENGTH, size.to_string()));
         return Ok(respond(StatusCode::OK, &headers, Body::empty()));

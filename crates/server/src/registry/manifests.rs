@@ -12,6 +12,7 @@ use super::record::{self, PushEvents};
 use super::{CONTENT_DIGEST, Ctx, OCI_SUBJECT, OCI_TAG, respond};
 use crate::auth::Action;
 use crate::error::{ApiError, ErrorCode};
+use crate::gate::{self, ReadCheck};
 use crate::store::meta::PutManifest;
 
 /// Tags one push may set with `?tag=`; the spec asks for at least 10.
@@ -29,24 +30,49 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     ctx.app.auth.authorize(&ctx.who, &name, Action::Pull)?;
     let reference = parse_reference(reference)?;
-    let (repo, r) = (name.clone(), reference.clone());
+    let (repo, r, who) = (name.clone(), reference.clone(), ctx.who.clone());
     let found = ctx
         .app
-        .blocking(move |app| app.meta.manifest(&repo, &r, !head))
+        .blocking(move |app| {
+            let Some(found) = app.meta.manifest(&repo, &r, !head)? else {
+                return Ok(None);
+            };
+            // HEAD always answers: a signer must resolve what it signs. The bytes are gated.
+            let check = match &found.content {
+                Some(content) if !head => gate::check_manifest(
+                    app,
+                    &who,
+                    &repo,
+                    &found.head.digest,
+                    &found.head.media_type,
+                    content,
+                )?,
+                _ => ReadCheck::Allow,
+            };
+            Ok(Some((found, check)))
+        })
         .await?;
-    let Some(crate::store::meta::FoundManifest {
-        head: found,
-        content,
-    }) = found
+    let Some((
+        crate::store::meta::FoundManifest {
+            head: found,
+            content,
+        },
+        check,
+    )) = found
     else {
         return Err(not_found(ctx, name, &reference).await);
     };
-    let headers = [
+    let mut headers = vec![
         (header::CONTENT_TYPE, found.media_type),
         (header::CONTENT_LENGTH, found.size.to_string()),
         (CONTENT_DIGEST, found.digest.to_string()),
         (header::ETAG, format!("\"{}\"", found.digest)),
     ];
+    match check {
+        ReadCheck::Allow => {}
+        ReadCheck::Warn(why) => headers.push((header::WARNING, gate::warning(&why))),
+        ReadCheck::Deny(e) => return Err(e),
+    }
     let body = match content {
         Some(bytes) if !head => Body::from(bytes),
         _ => Body::empty(),
@@ -115,6 +141,10 @@ pub async fn put(
     let manifest = Manifest::parse(content_type, &content)
         .map_err(|e| ApiError::manifest_invalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.to_string());
+    // What the gate decides about after this push: what it signs or attests, or itself.
+    let tag_refs: Vec<&Tag> = tags.iter().collect();
+    let decide_about = record::attachment(&manifest, &tag_refs)
+        .map_or_else(|| digest.clone(), |(signed, _)| signed);
     let events = ctx
         .app
         .ledger
@@ -138,6 +168,7 @@ pub async fn put(
     if let Some(events) = events {
         record::push(ctx.app, events).await?;
     }
+    gate::evaluate(ctx.app, &name, &decide_about).await?;
     let mut headers = vec![
         (header::LOCATION, format!("/v2/{name}/manifests/{digest}")),
         (CONTENT_DIGEST, digest.to_string()),
@@ -181,11 +212,24 @@ pub async fn delete(ctx: &Ctx<'_>, name: RepoName, reference: &str) -> Result<Re
     ctx.app.auth.authorize(&ctx.who, &name, Action::Delete)?;
     let reference = parse_reference(reference)?;
     let (repo, r) = (name.clone(), reference.clone());
-    let deleted = ctx
+    let (deleted, about) = ctx
         .app
-        .blocking(move |app| match &r {
-            Reference::Tag(t) => app.meta.delete_tag(&repo, t),
-            Reference::Digest(d) => app.meta.delete_manifest(&repo, d),
+        .blocking(move |app| {
+            // A signature deleted (or a cosign tag moved off it) can change a decision.
+            let about = app.meta.manifest(&repo, &r, true)?.and_then(|m| {
+                let parsed = Manifest::parse(Some(&m.head.media_type), &m.content?).ok()?;
+                let tags: Vec<Tag> = match &r {
+                    Reference::Tag(t) => vec![t.clone()],
+                    Reference::Digest(_) => Vec::new(),
+                };
+                let refs: Vec<&Tag> = tags.iter().collect();
+                record::attachment(&parsed, &refs).map(|(signed, _)| signed)
+            });
+            let deleted = match &r {
+                Reference::Tag(t) => app.meta.delete_tag(&repo, t)?,
+                Reference::Digest(d) => app.meta.delete_manifest(&repo, d)?,
+            };
+            Ok((deleted, about))
         })
         .await?;
     if !deleted {
@@ -195,6 +239,9 @@ pub async fn delete(ctx: &Ctx<'_>, name: RepoName, reference: &str) -> Result<Re
     // addressable by digest, so the artifact is not deleted and nothing is recorded.
     if let Reference::Digest(d) = &reference {
         record::deleted(ctx.app, &ctx.who, &name, d).await?;
+    }
+    if let Some(about) = about {
+        gate::evaluate(ctx.app, &name, &about).await?;
     }
     Ok(respond(
         StatusCode::ACCEPTED,

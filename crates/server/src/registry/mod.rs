@@ -5,7 +5,7 @@
 pub(crate) mod blobs;
 mod listing;
 mod manifests;
-mod record;
+pub(crate) mod record;
 pub(crate) mod route;
 pub(crate) mod uploads;
 

@@ -37,7 +37,7 @@ const MAX_PREDICATE_TYPE_LEN: usize = 1024;
 
 /// How a manifest relates to the one it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Attachment {
+pub(crate) enum Attachment {
     Signature,
     Attestation { predicate_type: String },
 }
@@ -129,13 +129,16 @@ pub(crate) async fn deleted(
     let mut event = Event::new(EventType::ArtifactDeleted, now(), actor(who));
     event.subject.repository = Some(repo.as_str().to_owned());
     event.subject.digest = Some(digest.clone());
-    finish(app, move |app| async move { record(&app, event).await }).await
+    finish(app, move |app| async move {
+        record(&app, event).await.map(drop)
+    })
+    .await
 }
 
 /// Runs `work` to its end even if the request is dropped meanwhile (its client gone): the
 /// metadata commit happened, so its events must not stop halfway (an artifact recorded as
 /// pushed but its signature never attached).
-async fn finish<F, Fut>(app: &Arc<App>, work: F) -> Result<(), ApiError>
+pub(crate) async fn finish<F, Fut>(app: &Arc<App>, work: F) -> Result<(), ApiError>
 where
     F: FnOnce(Arc<App>) -> Fut,
     Fut: Future<Output = Result<(), ApiError>> + Send + 'static,
@@ -147,9 +150,9 @@ where
 }
 
 /// Signs and records one event, and waits until it is durable.
-async fn record(app: &App, event: Event) -> Result<(), ApiError> {
+pub(crate) async fn record(app: &App, event: Event) -> Result<Option<u64>, ApiError> {
     let Some(ledger) = &app.ledger else {
-        return Ok(());
+        return Ok(None);
     };
     let kind = event.kind;
     let about = event
@@ -165,7 +168,7 @@ async fn record(app: &App, event: Event) -> Result<(), ApiError> {
                 receipt.duplicate,
                 receipt.checkpoint.checkpoint().size(),
             );
-            Ok(())
+            Ok(Some(receipt.index))
         }
         Err(SubmitError::Rejected(rejection)) => {
             app.metrics.ledger_rejected(rejection.code());
@@ -179,7 +182,7 @@ async fn record(app: &App, event: Event) -> Result<(), ApiError> {
                         reason = %rejection,
                         "left off the ledger: it names an artifact the ledger has not seen pushed (pushed before the ledger existed, or not yet)"
                     );
-                    Ok(())
+                    Ok(None)
                 }
                 other => Err(ApiError::internal(format!(
                     "the ledger refused the registry's {kind} event about {about}: {other}"
@@ -196,14 +199,14 @@ async fn record(app: &App, event: Event) -> Result<(), ApiError> {
     }
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
-fn actor(who: &Principal) -> String {
+pub(crate) fn actor(who: &Principal) -> String {
     match who {
         Principal::Anonymous => "anonymous".to_owned(),
         Principal::User(name) => name.to_string(),
@@ -213,7 +216,7 @@ fn actor(who: &Principal) -> String {
 /// The manifest a pushed manifest signs or attests (its digest), and how; `None` if it is
 /// neither a signature nor an attestation. A referrer says so by its `subject`, a classic
 /// cosign image by its tag (`tags` are those the push set).
-fn attachment(manifest: &Manifest, tags: &[&Tag]) -> Option<(Digest, Attachment)> {
+pub(crate) fn attachment(manifest: &Manifest, tags: &[&Tag]) -> Option<(Digest, Attachment)> {
     if let Some(subject) = &manifest.subject {
         return referrer_kind(manifest).map(|how| (subject.digest.clone(), how));
     }

@@ -67,6 +67,24 @@ impl BlobStore {
         sync_dir(dir)
     }
 
+    /// Writes a small blob the registry makes itself (a counter-signature) into a fsynced
+    /// temporary file beside the blob directories, for [`BlobStore::install`]: returns its
+    /// path and digest. A crash leaves at most a stray temporary file, never a partial blob.
+    pub fn write_temp(&self, bytes: &[u8]) -> Result<(PathBuf, Digest), StoreError> {
+        use std::io::Write as _;
+        let digest = Digest::compute(oci::Algorithm::Sha256, bytes);
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = self
+            .root
+            .join(format!(".own-{}-{}-{n}", std::process::id(), digest.hex()));
+        let mut file = File::create(&temp).map_err(StoreError::io("create", &temp))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(StoreError::io("write", &temp))?;
+        Ok((temp, digest))
+    }
+
     /// Moves a blob to the trash (inside the transaction that deletes its row). Returns the
     /// trash path, or `None` if the file was already gone.
     pub fn move_to_trash(&self, digest: &Digest) -> Result<Option<PathBuf>, StoreError> {

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{StoreError, now_secs};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS repos (
@@ -63,6 +63,18 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (repo, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(repo, digest);
+-- The gate's latest decision on a manifest of a repository that a policy covers. A manifest
+-- there without a row is quarantined: nothing admits by default.
+CREATE TABLE IF NOT EXISTS admissions (
+    repo     INTEGER NOT NULL,
+    digest   TEXT NOT NULL,
+    admitted INTEGER NOT NULL,
+    policies TEXT NOT NULL,
+    reasons  TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    decided  INTEGER NOT NULL,
+    PRIMARY KEY (repo, digest)
+) WITHOUT ROWID;
 ";
 
 const READERS: usize = 4;
@@ -96,6 +108,19 @@ pub struct Referrer {
     pub size: u64,
     pub artifact_type: Option<String>,
     pub annotations: Option<String>,
+}
+
+/// The gate's decision on a manifest, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    pub admitted: bool,
+    /// The digests of the policies it was made under.
+    pub policies: Vec<String>,
+    /// Why it is not admitted; for an admission, warnings (`warn` mode denials).
+    pub reasons: Vec<String>,
+    /// The digest of the evidence set it was made on.
+    pub evidence: String,
+    pub decided: i64,
 }
 
 /// Outcome of a manifest push.
@@ -503,6 +528,10 @@ impl Meta {
                 "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
                 params![id, digest.as_str()],
             )?;
+            tx.execute(
+                "DELETE FROM admissions WHERE repo = ?1 AND digest = ?2",
+                params![id, digest.as_str()],
+            )?;
             Ok(true)
         })
     }
@@ -529,6 +558,147 @@ impl Meta {
                 "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
                 params![id, digest.as_str()],
             )? > 0)
+        })
+    }
+
+    /// The gate's latest decision on a manifest, if it made one.
+    pub fn admission(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<Admission>, StoreError> {
+        let row = self.read(|c| {
+            c.prepare_cached(
+                "SELECT admitted, policies, reasons, evidence, decided FROM admissions
+                 WHERE repo = (SELECT id FROM repos WHERE name = ?1) AND digest = ?2",
+            )?
+            .query_row(params![repo.as_str(), digest.as_str()], |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .optional()
+        })?;
+        let Some((admitted, policies, reasons, evidence, decided)) = row else {
+            return Ok(None);
+        };
+        let reasons: Vec<String> = serde_json::from_str(&reasons)
+            .map_err(|e| StoreError::Corrupt(format!("admission reasons: {e}")))?;
+        Ok(Some(Admission {
+            admitted,
+            policies: policies
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            reasons,
+            evidence,
+            decided,
+        }))
+    }
+
+    /// Stores the gate's decision on a manifest still in the repository; false (and nothing
+    /// stored) if it is gone.
+    pub fn set_admission(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        admission: &Admission,
+    ) -> Result<bool, StoreError> {
+        let reasons = serde_json::to_string(&admission.reasons)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.write(|tx| {
+            let Some(id) = repo_id(tx, repo)? else {
+                return Ok(false);
+            };
+            let present = tx
+                .prepare_cached("SELECT 1 FROM manifests WHERE repo = ?1 AND digest = ?2")?
+                .exists(params![id, digest.as_str()])?;
+            if !present {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT INTO admissions (repo, digest, admitted, policies, reasons, evidence, decided)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (repo, digest) DO UPDATE SET admitted = excluded.admitted,
+                   policies = excluded.policies, reasons = excluded.reasons,
+                   evidence = excluded.evidence, decided = excluded.decided",
+            )?
+            .execute(params![
+                id,
+                digest.as_str(),
+                admission.admitted,
+                admission.policies.join(","),
+                reasons,
+                admission.evidence,
+                admission.decided,
+            ])?;
+            Ok(true)
+        })
+    }
+
+    /// Whether an admitted manifest of `repo` refers to `target` (a blob or a child manifest).
+    pub fn admitted_referrer_of(
+        &self,
+        repo: &RepoName,
+        target: &Digest,
+    ) -> Result<bool, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT 1 FROM manifest_refs r
+                 JOIN admissions a ON a.repo = r.repo AND a.digest = r.manifest AND a.admitted = 1
+                 WHERE r.repo = (SELECT id FROM repos WHERE name = ?1) AND r.target = ?2",
+            )?
+            .exists(params![repo.as_str(), target.as_str()])
+        })
+    }
+
+    /// The manifests of `repo` that refer to `target`, with their bytes (at most `limit`).
+    pub fn manifests_referring_to(
+        &self,
+        repo: &RepoName,
+        target: &Digest,
+        limit: usize,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT m.digest, m.media_type, m.content FROM manifest_refs r
+                 JOIN manifests m ON m.repo = r.repo AND m.digest = r.manifest
+                 WHERE r.repo = (SELECT id FROM repos WHERE name = ?1) AND r.target = ?2
+                 LIMIT ?3",
+            )?
+            .query_map(params![repo.as_str(), target.as_str(), limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+    }
+
+    /// The repositories holding the manifest `digest`.
+    pub fn repos_with_manifest(&self, digest: &Digest) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT r.name FROM manifests m JOIN repos r ON r.id = m.repo
+                 WHERE m.digest = ?1 ORDER BY r.name LIMIT 100",
+            )?
+            .query_map([digest.as_str()], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// Every manifest of every repository: (repository, digest), for re-evaluation.
+    pub fn all_manifests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT r.name, m.digest FROM manifests m JOIN repos r ON r.id = m.repo
+                 ORDER BY m.id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
         })
     }
 

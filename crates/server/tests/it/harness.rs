@@ -108,6 +108,36 @@ impl Registry {
         }
     }
 
+    /// A registry with a ledger that gates what `configure` sets up (policies, users), started
+    /// as `vouch serve` starts it: policies recorded, stored manifests evaluated.
+    pub async fn with_gate(configure: impl FnOnce(&mut Config)) -> Registry {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::for_data_dir(dir.path().join("data"));
+        configure(&mut config);
+        let (ledger, _) = ledger::Ledger::open(
+            &config.ledger_dir(),
+            ledger::Config {
+                origin: LEDGER_ORIGIN.into(),
+                submitters: Vec::new(),
+            },
+        )
+        .expect("the ledger opens on an empty directory");
+        let app = App::open_with_ledger(config, Some(ledger.clone()))
+            .expect("the registry opens on an empty directory");
+        server::gate::start(&app).await.expect("the gate starts");
+        Registry {
+            router: server::router(app),
+            _dir: Arc::new(dir),
+            credentials: None,
+            ledger: Some(Arc::new(LedgerHandle(ledger))),
+        }
+    }
+
+    /// The data directory of the registry.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// The registry's ledger; it must have one.
     pub fn ledger(&self) -> &ledger::Ledger {
         &self

@@ -11,6 +11,7 @@ mod blobs;
 mod datasets;
 mod deletes;
 mod errors;
+mod gate;
 mod ledger;
 mod listing;
 mod manifests;

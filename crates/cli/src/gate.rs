@@ -1,0 +1,350 @@
+//! The trusted registry from the command line: `vouch revoke` (an administrator revokes a key
+//! or an artifact; the server records it on the ledger and decides again about everything it
+//! admitted) and `vouch trace` (an artifact's history from the ledger: pushed by whom, signed
+//! by whom, its provenance, every decision with its policy digest and reasons, revocations;
+//! every entry's inclusion proof checked here against the checkpoint, whose signature is
+//! checked with `--vkey`).
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use clap::{Args, ValueEnum};
+use hyper::Method;
+use serde_json::{Value, json};
+use verify::checkpoint::SignedCheckpoint;
+use verify::merkle;
+
+use crate::ledger::{Api, Remote, denied, load_vkey, verify_checkpoint, write_stdout};
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The revoked key's SHA-256 fingerprint (sha256:<hex>, as `vouch ledger` and traces show it).
+    #[arg(long, conflicts_with = "digest", required_unless_present = "digest")]
+    key: Option<String>,
+    /// The revoked artifact's digest.
+    #[arg(long)]
+    digest: Option<String>,
+    /// Why: recorded on the ledger.
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct TraceArgs {
+    /// The registry's base URL; by default the image's registry (https://, or http:// with
+    /// --allow-http-registry). Needed with a bare digest.
+    #[arg(long)]
+    url: Option<String>,
+    /// Allow plain HTTP to the image's registry (a registry on loopback).
+    #[arg(long)]
+    allow_http_registry: bool,
+    /// A user name for a registry with users (HTTP basic auth).
+    #[arg(long, requires = "registry_password")]
+    registry_username: Option<String>,
+    /// The password for --registry-username.
+    #[arg(long, requires = "registry_username")]
+    registry_password: Option<String>,
+    /// The log's verifier key (C2SP vkey, as `vouch ledger vkey` prints it), or a file holding
+    /// it. Without it the checkpoint's signature is not checked (the proofs still are).
+    #[arg(long)]
+    vkey: Option<String>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// The artifact: an image (REGISTRY/REPOSITORY[:TAG][@DIGEST], a tag resolved to the
+    /// digest it names now) or a bare digest (with --url).
+    target: String,
+}
+
+pub fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let api = Api::new(&args.remote)?;
+        if args.reason.trim().is_empty() {
+            bail!("--reason must say why");
+        }
+        let body = match (&args.key, &args.digest) {
+            (Some(key), None) => json!({"key": key, "reason": args.reason}),
+            (None, Some(digest)) => {
+                oci::Digest::parse(digest)
+                    .with_context(|| format!("--digest {digest:?} is not a digest"))?;
+                json!({"digest": digest, "reason": args.reason})
+            }
+            _ => bail!("name exactly one of --key and --digest"),
+        };
+        let answer = api
+            .send(
+                Method::POST,
+                "/api/v1/revocations",
+                Some(body.to_string().into_bytes()),
+            )
+            .await?;
+        if answer.status != 201 {
+            bail!(
+                "POST {}/api/v1/revocations: {}",
+                args.remote.url,
+                answer.describe()
+            );
+        }
+        let index = serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|v| v["index"].as_u64());
+        match index {
+            Some(i) => eprintln!("Revoked; recorded as ledger entry {i}"),
+            None => eprintln!("Revoked"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The digest a trace is about and the registry's base URL: from a bare digest and --url, or
+/// from an image (its tag resolved there).
+async fn target(args: &TraceArgs) -> anyhow::Result<(oci::Digest, String)> {
+    if let Ok(digest) = oci::Digest::parse(&args.target) {
+        let url = args
+            .url
+            .clone()
+            .context("a bare digest needs --url, the registry's base URL")?;
+        return Ok((digest, url));
+    }
+    let image = client::ImageRef::parse(&args.target)
+        .with_context(|| format!("{:?} is neither a digest nor an image", args.target))?;
+    let url = match &args.url {
+        Some(u) => u.clone(),
+        None if args.allow_http_registry => format!("http://{}", image.registry()),
+        None => format!("https://{}", image.registry()),
+    };
+    if let Some(d) = image.digest() {
+        return Ok((d.clone(), url));
+    }
+    let credentials = match (&args.registry_username, &args.registry_password) {
+        (Some(username), Some(password)) => {
+            client::CredentialSource::Explicit(client::Credentials::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            })
+        }
+        _ => client::CredentialSource::DockerConfig(client::DockerConfig::load()?),
+    };
+    let mut config = client::ClientConfig::new(credentials);
+    if args.allow_http_registry {
+        config.dangerous().allow_http(image.registry());
+    }
+    let registry = client::Client::new(config)?;
+    let found = registry
+        .resolve(image.repository(), &image.reference())
+        .await
+        .with_context(|| format!("cannot resolve {image}"))?;
+    eprintln!("{image} resolves to {}", found.digest);
+    Ok((found.digest, url))
+}
+
+pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let log = args.vkey.as_deref().map(load_vkey).transpose()?;
+    runtime()?.block_on(async {
+        let (digest, url) = target(&args).await?;
+        let api = Api::new(&Remote {
+            url,
+            registry_username: args.registry_username.clone(),
+            registry_password: args.registry_password.clone(),
+        })?;
+        let trace = api.get_json(&format!("/api/v1/trace/{digest}")).await?;
+        let text = trace["checkpoint"]
+            .as_str()
+            .context("the trace has no checkpoint")?;
+        let signed = SignedCheckpoint::parse(text.as_bytes())
+            .context("the trace's checkpoint is not a signed checkpoint")?;
+        let checkpoint = match &log {
+            Some(log) => match verify_checkpoint(&signed, log) {
+                Ok(c) => c.checkpoint().clone(),
+                Err(e) => return Ok(denied(&format!("the trace's checkpoint: {e}"))),
+            },
+            None => signed.checkpoint().clone(),
+        };
+        let mut rows = Vec::new();
+        let mut problems = Vec::new();
+        for e in trace["entries"].as_array().into_iter().flatten() {
+            let (Some(index), Some(entry)) = (e["index"].as_u64(), e["entry"].as_str()) else {
+                problems.push("an entry without index or text".to_owned());
+                continue;
+            };
+            let proof: Option<Vec<Vec<u8>>> = e["proof"].as_array().and_then(|p| {
+                p.iter()
+                    .map(|h| {
+                        h.as_str()
+                            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
+                    })
+                    .collect()
+            });
+            let proven = proof.is_some_and(|p| {
+                merkle::verify_inclusion(
+                    index,
+                    checkpoint.size(),
+                    &merkle::leaf_hash(entry.as_bytes()),
+                    &p,
+                    checkpoint.root(),
+                )
+                .is_ok()
+            });
+            if !proven {
+                problems.push(format!("entry {index}: its inclusion proof does not hold"));
+            }
+            let parsed: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
+            if !names(&parsed, digest.as_str(), &trace) {
+                problems.push(format!("entry {index}: unrelated to {digest}"));
+            }
+            rows.push((index, parsed, proven));
+        }
+        match args.output {
+            Output::Json => {
+                let out = json!({
+                    "digest": digest.as_str(),
+                    "checkpoint": {"origin": checkpoint.origin(), "size": checkpoint.size(), "signatureChecked": log.is_some()},
+                    "state": trace["state"],
+                    "entries": rows.iter().map(|(i, e, p)| json!({"index": i, "entry": e, "proven": p})).collect::<Vec<_>>(),
+                    "problems": problems,
+                });
+                write_stdout(format!("{out:#}\n").as_bytes())?;
+            }
+            Output::Text => {
+                let mut out = String::new();
+                for s in trace["state"].as_array().into_iter().flatten() {
+                    let state = match s["admitted"].as_bool() {
+                        _ if s["gated"] == false => "not gated".to_owned(),
+                        Some(true) => "admitted".to_owned(),
+                        _ => "quarantined".to_owned(),
+                    };
+                    out.push_str(&format!("{}@{digest}: {state}\n", s["repository"].as_str().unwrap_or("?")));
+                    for r in s["reasons"].as_array().into_iter().flatten() {
+                        out.push_str(&format!("  {}\n", r.as_str().unwrap_or_default()));
+                    }
+                }
+                out.push_str(&format!(
+                    "ledger {} at size {}{}\n",
+                    checkpoint.origin(),
+                    checkpoint.size(),
+                    if log.is_some() { ", checkpoint signature verified" } else { ", checkpoint signature NOT checked (no --vkey)" }
+                ));
+                for (index, entry, proven) in &rows {
+                    out.push_str(&format!(
+                        "{:>6} {} {}\n",
+                        index,
+                        if *proven { "proven" } else { "UNPROVEN" },
+                        describe(entry)
+                    ));
+                }
+                write_stdout(out.as_bytes())?;
+            }
+        }
+        if rows.is_empty() {
+            return Ok(denied(&format!("the ledger holds no entry about {digest}")));
+        }
+        if !problems.is_empty() {
+            return Ok(denied(&problems.join("; ")));
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Whether a traced entry is about the artifact: it names the digest, or something an entry
+/// that names it names (its evidence, its signers' keys).
+fn names(entry: &Value, digest: &str, trace: &Value) -> bool {
+    let text = entry.to_string();
+    if text.contains(digest) {
+        return true;
+    }
+    let mut related = Vec::new();
+    for e in trace["entries"].as_array().into_iter().flatten() {
+        let Some(t) = e["entry"].as_str() else {
+            continue;
+        };
+        if !t.contains(digest) {
+            continue;
+        }
+        let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
+        for d in v["event"]["evidence"].as_array().into_iter().flatten() {
+            if let Some(d) = d.as_str() {
+                related.push(d.to_owned());
+            }
+        }
+        if let Some(p) = v["event"]["details"]["policy"].as_str() {
+            related.push(p.to_owned());
+        }
+        for s in v["event"]["details"]["signers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(fp) = s["who"]["fingerprint"].as_str() {
+                related.push(format!("sha256:{fp}"));
+            }
+        }
+    }
+    related.iter().any(|r| text.contains(r.as_str()))
+}
+
+/// One line about an entry: time, type, actor, and what matters for its type.
+fn describe(entry: &Value) -> String {
+    let e = &entry["event"];
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let subject = &e["subject"];
+    let mut line = format!(
+        "{} {:<20} by {}",
+        s(&e["time"]),
+        s(&e["type"]),
+        s(&e["actor"])
+    );
+    let about = match (
+        subject["repository"].as_str(),
+        subject["digest"].as_str(),
+        subject["key"].as_str(),
+    ) {
+        (_, _, Some(key)) => format!(" key {key}"),
+        (Some(r), Some(d), _) => format!(" {r}@{d}"),
+        (None, Some(d), _) => format!(" {d}"),
+        _ => String::new(),
+    };
+    line.push_str(&about);
+    if let Some(t) = subject["tag"].as_str() {
+        line.push_str(&format!(" tag {t}"));
+    }
+    let d = &e["details"];
+    if let Some(p) = d["policyName"].as_str() {
+        line.push_str(&format!("; policy {p} ({})", s(&d["policy"])));
+    }
+    for signer in d["signers"].as_array().into_iter().flatten() {
+        line.push_str(&format!("; signed by {}", s(&signer["signer"])));
+    }
+    for p in d["provenance"].as_array().into_iter().flatten() {
+        line.push_str(&format!(
+            "; built by {} from {} at {}",
+            s(&p["builder"]),
+            s(&p["source"]),
+            s(&p["commit"])
+        ));
+    }
+    for r in d["reasons"].as_array().into_iter().flatten() {
+        line.push_str(&format!("; {}", r.as_str().unwrap_or_default()));
+    }
+    if let Some(r) = d["reason"].as_str() {
+        line.push_str(&format!("; reason: {r}"));
+    }
+    for ev in e["evidence"].as_array().into_iter().flatten() {
+        line.push_str(&format!("; evidence {}", ev.as_str().unwrap_or_default()));
+    }
+    line
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,0 +1,681 @@
+//! The gate: what makes the registry a trusted one. A manifest pushed to a repository that a
+//! policy covers is quarantined; when evidence about it arrives (a bundle referrer, a cosign
+//! classic `.sig` or `.att` image) the registry gathers everything stored about it, verifies
+//! each piece itself ([`collect`]), and asks the one trust decision
+//! ([`verify::policy::evaluate_set`]) whether it is admitted. The decision is stored, recorded
+//! on the ledger under the policy's digest, and, on admission, counter-signed by the registry
+//! ([`countersign`]). Readers with only the pull role get `403 DENIED` with the reasons for
+//! anything not admitted; pushers and administrators read everything; signatures and
+//! attestations stay readable (a signer must find what it signs).
+//!
+//! Fails closed throughout: a manifest without a stored decision is quarantined, an error while
+//! deciding leaves the previous decision (or the quarantine) in place, and only what verifies
+//! counts.
+
+pub(crate) mod collect;
+pub(crate) mod countersign;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use oci::{Digest, Manifest, ManifestKind, Reference, RepoName};
+use serde_json::json;
+use verify::evidence::{Candidate, Outcome, SIGN_PREDICATE_TYPE};
+use verify::keys::PrivateKey;
+use verify::policy::{
+    AuthorityKind, Evidence, PolicySet, SetVerdict, Signer, VerifiedAttestation, VerifiedSignature,
+};
+use verify::sigstore::{Identity, Options, Verifier};
+use verify::time::Timestamp;
+
+use crate::App;
+use crate::auth::{Action, Principal};
+use crate::error::ApiError;
+use crate::store::StoreError;
+use crate::store::meta::Admission;
+use collect::Found;
+
+/// The registry's counter-signing key, `<data>/gate/countersign.key` (PKCS#8 PEM, ECDSA
+/// P-256), created the first time with its public half in `countersign.pub`: the key
+/// `vouch verify-attestation --key` checks counter-signatures with.
+pub fn countersigning_key(data_dir: &std::path::Path) -> Result<PrivateKey, StoreError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = data_dir.join("gate");
+    let path = dir.join("countersign.key");
+    let corrupt =
+        |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return PrivateKey::from_pem(&text).map_err(|e| corrupt(&e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io("read", &path)(e)),
+    }
+    std::fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
+    let key = PrivateKey::generate(verify::keys::KeyKind::EcdsaP256).map_err(|e| corrupt(&e))?;
+    let der = key.to_pkcs8_der().map_err(|e| corrupt(&e))?;
+    let public = key.public_key().map_err(|e| corrupt(&e))?;
+    let pub_path = dir.join("countersign.pub");
+    std::fs::write(&pub_path, public.to_pem()).map_err(StoreError::io("write", &pub_path))?;
+    // Written whole under a temporary name, then renamed: a crash never leaves half a key.
+    let temp = dir.join("countersign.key.new");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(StoreError::io("create", &temp))?;
+    file.write_all(verify::pem::encode("PRIVATE KEY", &der).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(StoreError::io("write", &temp))?;
+    std::fs::rename(&temp, &path).map_err(StoreError::io("rename", &path))?;
+    crate::store::blobs::sync_dir(&dir)?;
+    Ok(key)
+}
+
+/// The predicate type of the registry's counter-signatures.
+pub const ADMISSION_PREDICATE_TYPE: &str = "https://vouch.dev/attestations/admission/v1";
+
+/// Layer media types that make a manifest a signature or an attestation, not content: Sigstore
+/// bundles (any version), DSSE envelopes, in-toto statements and cosign's simple signing.
+fn is_evidence_layer(media_type: &str) -> bool {
+    let base = oci::base_media_type(media_type);
+    base.starts_with(verify::evidence::BUNDLE_LAYER_PREFIX)
+        || base == verify::cosign_classic::DSSE_MEDIA_TYPE
+        || base == verify::cosign_classic::SIMPLE_SIGNING_MEDIA_TYPE
+        || base == verify::intoto::PAYLOAD_TYPE
+}
+
+/// Whether a manifest is a signature or an attestation (which stay readable): an image
+/// manifest whose every layer, and at least one, is evidence. A label on the manifest
+/// (`artifactType`, `subject`) does not suffice: any image can carry one.
+pub(crate) fn is_evidence(manifest: &Manifest) -> bool {
+    manifest.kind == ManifestKind::Image
+        && !manifest.layers.is_empty()
+        && manifest
+            .layers
+            .iter()
+            .all(|l| is_evidence_layer(&l.media_type))
+}
+
+/// One authority of one policy, ready to verify with.
+struct Prepared {
+    name: String,
+    identity: Identity,
+    /// The index in [`Gate::roots`] of its trusted root; `None` for a key.
+    root: Option<usize>,
+}
+
+/// The policies, prepared: every authority's identity and every trusted root's verifier.
+pub struct Gate {
+    policies: PolicySet,
+    /// Per policy, its authorities.
+    authorities: Vec<Vec<Prepared>>,
+    /// The trusted roots keyless authorities name: their digest and prepared verifier.
+    roots: Vec<(Digest, Verifier)>,
+    /// The verifier for key authorities: no trusted root (a key-signed bundle with log
+    /// entries is refused rather than accepted unchecked).
+    keys: Verifier,
+    countersigner: PrivateKey,
+    /// Decisions are made one at a time: one computed before a signature was deleted must not
+    /// be stored after the one computed since.
+    deciding: tokio::sync::Mutex<()>,
+}
+
+impl Gate {
+    pub fn new(policies: PolicySet, countersigner: PrivateKey) -> Gate {
+        let mut roots: Vec<(Digest, Verifier)> = Vec::new();
+        let mut authorities = Vec::new();
+        for policy in policies.policies() {
+            let mut prepared = Vec::new();
+            for authority in policy.authorities() {
+                let root = match authority.kind() {
+                    AuthorityKind::Key { .. } => None,
+                    AuthorityKind::Keyless(k) => {
+                        let digest = &k.trusted_root.digest;
+                        Some(match roots.iter().position(|(d, _)| d == digest) {
+                            Some(i) => i,
+                            None => {
+                                let root = (*k.trusted_root.root).clone();
+                                roots.push((digest.clone(), Verifier::new(root)));
+                                roots.len() - 1
+                            }
+                        })
+                    }
+                };
+                prepared.push(Prepared {
+                    name: format!("{}/{}", policy.name(), authority.name()),
+                    identity: authority.identity(),
+                    root,
+                });
+            }
+            authorities.push(prepared);
+        }
+        Gate {
+            policies,
+            authorities,
+            roots,
+            keys: Verifier::new(Default::default()),
+            countersigner,
+            deciding: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    pub fn countersigner(&self) -> &PrivateKey {
+        &self.countersigner
+    }
+
+    /// Whether any policy covers the repository (only those are gated).
+    pub fn covers(&self, repo: &RepoName) -> bool {
+        self.policies.policies().iter().any(|p| p.covers(repo))
+    }
+
+    /// The authorities of every policy covering `repo`, as candidates, with where each
+    /// came from: (policy index, authority index).
+    fn candidates(&self, repo: &RepoName) -> (Vec<Candidate<'_>>, Vec<&Prepared>) {
+        let mut candidates = Vec::new();
+        let mut prepared = Vec::new();
+        for (policy, authorities) in self.policies.policies().iter().zip(&self.authorities) {
+            if !policy.covers(repo) {
+                continue;
+            }
+            for a in authorities {
+                let verifier = match a.root {
+                    Some(i) => &self.roots[i].1,
+                    None => &self.keys,
+                };
+                candidates.push(Candidate {
+                    name: &a.name,
+                    identity: &a.identity,
+                    verifier,
+                    has_root: a.root.is_some(),
+                });
+                prepared.push(a);
+            }
+        }
+        (candidates, prepared)
+    }
+
+    /// Gathers, verifies and evaluates everything about `digest` in `repo`. Blocking.
+    pub(crate) fn decide(
+        &self,
+        app: &App,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<Decision>, StoreError> {
+        if !self.covers(repo) {
+            return Ok(None);
+        }
+        let Some(found_manifest) =
+            app.meta
+                .manifest(repo, &Reference::Digest(digest.clone()), true)?
+        else {
+            return Ok(None);
+        };
+        let manifest = found_manifest
+            .content
+            .as_deref()
+            .and_then(|c| Manifest::parse(Some(&found_manifest.head.media_type), c).ok());
+        if manifest.as_ref().is_some_and(is_evidence) {
+            // Signatures and attestations are not themselves admitted: they stay readable.
+            return Ok(None);
+        }
+        let (candidates, prepared) = self.candidates(repo);
+        let options = Options {
+            now: Timestamp::from_system_time(std::time::SystemTime::now()),
+            allow_no_tlog_with_key: true,
+        };
+        let found = collect::collect(&app.meta, &app.blobs, repo, digest, &candidates, &options)?;
+        let mut evidence = Evidence::new(digest.clone(), repo.clone());
+        for f in &found {
+            let Outcome::Verified(p) = &f.outcome else {
+                continue;
+            };
+            let Some(authority) = prepared.get(p.candidate) else {
+                continue;
+            };
+            let signer = match authority.root {
+                Some(i) => Signer::from_verified(&p.signer, &self.roots[i].0),
+                None => Signer::from_verified(&p.signer, digest),
+            };
+            match p.predicate_type.as_deref() {
+                None | Some(SIGN_PREDICATE_TYPE) => {
+                    evidence.signatures.push(VerifiedSignature {
+                        signer,
+                        evidence: f.digest.clone(),
+                    });
+                }
+                Some(_) => {
+                    let Some(payload) = &p.payload else { continue };
+                    if let Ok(a) =
+                        VerifiedAttestation::from_statement_json(payload, signer, f.digest.clone())
+                    {
+                        evidence.attestations.push(a);
+                    }
+                }
+            }
+        }
+        if let Some(ledger) = &app.ledger {
+            if revoked_digest(ledger, digest) {
+                evidence.revoked_artifacts.insert(digest.clone());
+            }
+            for policy in self.policies.policies() {
+                for authority in policy.authorities() {
+                    if let AuthorityKind::Key { key, fingerprint } = authority.kind()
+                        && ledger.revoked_at(&key.fingerprint()).is_some()
+                    {
+                        evidence.revoked_keys.insert(fingerprint.clone());
+                    }
+                }
+            }
+        }
+        let verdict = self.policies.evaluate(&evidence);
+        // An index is admitted as a whole: each child must be admitted too.
+        let mut gate_reasons = Vec::new();
+        if let Some(m) = manifest.as_ref().filter(|m| m.kind == ManifestKind::Index) {
+            for child in m.required_manifests() {
+                let admitted = app.meta.admission(repo, child)?.is_some_and(|a| a.admitted);
+                if !admitted {
+                    gate_reasons.push(format!(
+                        "the index's child {child} is not admitted on its own"
+                    ));
+                }
+            }
+        }
+        let mut decision = Decision::new(verdict, found, gate_reasons);
+        decision.signers = evidence
+            .signatures
+            .iter()
+            // An entry is at most 64 KiB: the first 64 of each are recorded.
+            .take(64)
+            .map(|s| {
+                json!({
+                    "evidence": s.evidence.as_str(),
+                    "signer": s.signer.to_string(),
+                    "who": serde_json::to_value(&s.signer).unwrap_or_default(),
+                })
+            })
+            .collect();
+        decision.provenance = evidence
+            .attestations
+            .iter()
+            .filter_map(|a| provenance_summary(&a.predicate_type, &a.predicate, &a.evidence))
+            .take(64)
+            .collect();
+        Ok(Some(decision))
+    }
+}
+
+/// The builder, source repository and commit a verified SLSA provenance (v1 or v0.2) states,
+/// for the ledger and traces; `None` for other predicates.
+fn provenance_summary(
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+    evidence: &Digest,
+) -> Option<serde_json::Value> {
+    let text = |pointer: &str| predicate.pointer(pointer).and_then(|v| v.as_str());
+    let (builder, source, commit) = match predicate_type {
+        "https://slsa.dev/provenance/v1" => (
+            text("/runDetails/builder/id"),
+            text("/buildDefinition/resolvedDependencies/0/uri")
+                .or_else(|| text("/buildDefinition/externalParameters/workflow/repository")),
+            text("/buildDefinition/resolvedDependencies/0/digest/gitCommit")
+                .or_else(|| text("/buildDefinition/resolvedDependencies/0/digest/sha1")),
+        ),
+        "https://slsa.dev/provenance/v0.2" => (
+            text("/builder/id"),
+            text("/invocation/configSource/uri"),
+            text("/invocation/configSource/digest/sha1"),
+        ),
+        _ => return None,
+    };
+    Some(json!({
+        "evidence": evidence.as_str(),
+        "predicateType": predicate_type,
+        "builder": builder,
+        "source": source,
+        "commit": commit,
+    }))
+}
+
+/// Whether the ledger holds a revocation of the artifact `digest` (`key.revoked` naming it).
+fn revoked_digest(ledger: &ledger::Ledger, digest: &Digest) -> bool {
+    ledger.entries_about(digest.as_str()).into_iter().any(|i| {
+        ledger.entry(i).ok().is_some_and(|bytes| {
+            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|e| {
+                e["event"]["type"] == "key.revoked"
+                    && e["event"]["subject"]["digest"] == digest.as_str()
+            })
+        })
+    })
+}
+
+/// A decision about one manifest, and what it was made on.
+pub(crate) struct Decision {
+    pub verdict: SetVerdict,
+    pub admission: Admission,
+    /// Every verified signature: its evidence digest and signer, as the ledger records them.
+    pub signers: Vec<serde_json::Value>,
+    /// What every verified SLSA provenance says: builder, source repository, commit.
+    pub provenance: Vec<serde_json::Value>,
+}
+
+impl Decision {
+    fn new(verdict: SetVerdict, found: Vec<Found>, gate_reasons: Vec<String>) -> Decision {
+        let blocks = verdict.blocks().unwrap_or(true) || !gate_reasons.is_empty();
+        let mut reasons: Vec<String> = Vec::new();
+        for v in verdict.verdicts() {
+            if !v.admitted() {
+                let mut line = format!("policy {} ({})", v.policy, v.policy_digest);
+                for (i, r) in v.reasons.iter().enumerate() {
+                    let _ = write!(line, "{}{r}", if i == 0 { ": " } else { "; " });
+                }
+                reasons.push(line);
+            }
+        }
+        reasons.extend(gate_reasons);
+        if blocks || !reasons.is_empty() {
+            // What was found and did not count: the first thing a signer wants to know.
+            for f in &found {
+                if let Outcome::Rejected(why) = &f.outcome {
+                    reasons.push(format!("{} does not count: {why}", f.what));
+                }
+            }
+        }
+        let mut lines: Vec<String> = found
+            .iter()
+            .map(|f| {
+                let state = match &f.outcome {
+                    Outcome::Verified(p) => format!("verified {}", p.candidate),
+                    Outcome::Rejected(_) => "rejected".into(),
+                    Outcome::Skipped(_) => "skipped".into(),
+                };
+                format!("{} {state}", f.digest)
+            })
+            .collect();
+        lines.sort();
+        let evidence = Digest::compute(oci::Algorithm::Sha256, lines.join("\n").as_bytes());
+        let admission = Admission {
+            admitted: !blocks,
+            policies: verdict
+                .verdicts()
+                .iter()
+                .map(|v| v.policy_digest.to_string())
+                .collect(),
+            reasons,
+            evidence: evidence.to_string(),
+            decided: crate::store::now_secs(),
+        };
+        Decision {
+            verdict,
+            admission,
+            signers: Vec::new(),
+            provenance: Vec::new(),
+        }
+    }
+}
+
+/// Evaluates `digest` in `repo` again, stores the decision and, when it changed, records it on
+/// the ledger (and counter-signs an admission). Nothing happens for repositories no policy
+/// covers or for signatures themselves.
+pub(crate) async fn evaluate(
+    app: &Arc<App>,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<(), ApiError> {
+    let Some(gate) = &app.gate else {
+        return Ok(());
+    };
+    if !gate.covers(repo) {
+        return Ok(());
+    }
+    decide_and_record(app, repo, digest).await?;
+    // An index's decision depends on its children's: decide again about those holding it.
+    let (r, d) = (repo.clone(), digest.clone());
+    let parents = app
+        .blocking(move |app| {
+            let holding = app.meta.manifests_referring_to(&r, &d, 64)?;
+            Ok(holding
+                .into_iter()
+                .filter(|(_, media_type, content)| {
+                    Manifest::parse(Some(media_type), content)
+                        .is_ok_and(|m| m.kind == ManifestKind::Index)
+                })
+                .filter_map(|(digest, _, _)| Digest::parse(&digest).ok())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    for parent in parents {
+        Box::pin(evaluate(app, repo, &parent)).await?;
+    }
+    Ok(())
+}
+
+/// One decision, under the gate's lock: decided, stored if it changed, recorded, and
+/// counter-signed if it newly admits.
+async fn decide_and_record(
+    app: &Arc<App>,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<(), ApiError> {
+    let Some(gate) = &app.gate else {
+        return Ok(());
+    };
+    let _one_at_a_time = gate.deciding.lock().await;
+    let (r, d) = (repo.clone(), digest.clone());
+    let decided = app
+        .blocking(move |app| {
+            let Some(gate) = &app.gate else {
+                return Ok(None);
+            };
+            let Some(decision) = gate.decide(app, &r, &d)? else {
+                return Ok(None);
+            };
+            let before = app.meta.admission(&r, &d)?;
+            let changed = before.as_ref().is_none_or(|b| {
+                b.admitted != decision.admission.admitted
+                    || b.policies != decision.admission.policies
+                    || b.evidence != decision.admission.evidence
+                    || b.reasons != decision.admission.reasons
+            });
+            if changed && !app.meta.set_admission(&r, &d, &decision.admission)? {
+                // Deleted meanwhile: nothing to decide about.
+                return Ok(None);
+            }
+            let newly_admitted =
+                decision.admission.admitted && !before.as_ref().is_some_and(|b| b.admitted);
+            Ok(changed.then_some((decision, newly_admitted)))
+        })
+        .await?;
+    let Some((decision, newly_admitted)) = decided else {
+        return Ok(());
+    };
+    let indices = countersign::record_decision(app, repo, digest, &decision).await?;
+    if newly_admitted {
+        countersign::attach(app, repo, digest, &decision, &indices).await?;
+    }
+    Ok(())
+}
+
+/// What a reader may see.
+pub(crate) enum ReadCheck {
+    Allow,
+    /// Served, with this warning (a `warn` policy denied it).
+    Warn(String),
+    Deny(ApiError),
+}
+
+/// A `Warning` header value (RFC 9111's 299, "miscellaneous persistent warning") for content
+/// a `warn` policy denied: served, and said so. Quotes and control characters are dropped.
+pub(crate) fn warning(why: &str) -> String {
+    let text: String = why
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .take(1024)
+        .collect();
+    format!("299 vouch \"not admitted (warn mode): {text}\"")
+}
+
+/// Whether a reader who is neither a pusher of `repo` nor an administrator is gated there.
+fn gated(app: &App, who: &Principal, repo: &RepoName) -> bool {
+    app.gate.as_ref().is_some_and(|g| g.covers(repo))
+        && !app.auth.can(who, repo, Action::Push)
+        && !app.auth.is_admin(who)
+}
+
+fn denied(repo: &RepoName, digest: &Digest, admission: Option<&Admission>) -> ApiError {
+    let (reasons, policies) = match admission {
+        Some(a) => (a.reasons.clone(), a.policies.clone()),
+        None => (
+            vec!["quarantined: no decision has admitted it yet".to_owned()],
+            Vec::new(),
+        ),
+    };
+    let first = reasons.first().cloned().unwrap_or_default();
+    ApiError::denied(format!("{repo}@{digest} is not admitted: {first}")).with_detail(json!({
+        "digest": digest.as_str(),
+        "reasons": reasons,
+        "policies": policies,
+    }))
+}
+
+fn admitted_check(repo: &RepoName, digest: &Digest, admission: Option<Admission>) -> ReadCheck {
+    match admission {
+        Some(a) if a.admitted && a.reasons.is_empty() => ReadCheck::Allow,
+        Some(a) if a.admitted => ReadCheck::Warn(a.reasons.join("; ")),
+        other => ReadCheck::Deny(denied(repo, digest, other.as_ref())),
+    }
+}
+
+/// May `who` read the manifest `digest` (its bytes `content`)? Blocking.
+pub(crate) fn check_manifest(
+    app: &App,
+    who: &Principal,
+    repo: &RepoName,
+    digest: &Digest,
+    media_type: &str,
+    content: &[u8],
+) -> Result<ReadCheck, StoreError> {
+    if !gated(app, who, repo) {
+        return Ok(ReadCheck::Allow);
+    }
+    if Manifest::parse(Some(media_type), content).is_ok_and(|m| is_evidence(&m)) {
+        return Ok(ReadCheck::Allow);
+    }
+    Ok(admitted_check(
+        repo,
+        digest,
+        app.meta.admission(repo, digest)?,
+    ))
+}
+
+/// May `who` read the blob `digest`? Only as part of an admitted manifest, or of a signature
+/// that no quarantined manifest shares it with. Blocking.
+pub(crate) fn check_blob(
+    app: &App,
+    who: &Principal,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<ReadCheck, StoreError> {
+    if !gated(app, who, repo) {
+        return Ok(ReadCheck::Allow);
+    }
+    if app.meta.admitted_referrer_of(repo, digest)? {
+        return Ok(ReadCheck::Allow);
+    }
+    let mut evidence_only = false;
+    let mut quarantined = None;
+    for (d, media_type, content) in app.meta.manifests_referring_to(repo, digest, 64)? {
+        let Ok(manifest_digest) = Digest::parse(&d) else {
+            continue;
+        };
+        if Manifest::parse(Some(&media_type), &content).is_ok_and(|m| is_evidence(&m)) {
+            evidence_only = true;
+        } else {
+            let admission = app.meta.admission(repo, &manifest_digest)?;
+            match admitted_check(repo, &manifest_digest, admission) {
+                ReadCheck::Allow => return Ok(ReadCheck::Allow),
+                ReadCheck::Warn(w) => return Ok(ReadCheck::Warn(w)),
+                ReadCheck::Deny(e) => quarantined = quarantined.or(Some(e)),
+            }
+        }
+    }
+    if let Some(e) = quarantined {
+        return Ok(ReadCheck::Deny(e));
+    }
+    if evidence_only {
+        return Ok(ReadCheck::Allow);
+    }
+    Ok(ReadCheck::Deny(
+        ApiError::denied(format!(
+            "blob {digest} of {repo} belongs to no admitted manifest"
+        ))
+        .with_detail(json!({ "digest": digest.as_str() })),
+    ))
+}
+
+/// Before serving: records each policy not yet on the ledger (`policy.updated`, with its
+/// canonical form), then evaluates every manifest of every covered repository again, so that a
+/// changed policy (or trusted key) takes effect at once; only changed decisions are recorded.
+pub async fn start(app: &Arc<App>) -> Result<(), ApiError> {
+    let Some(gate) = &app.gate else {
+        return Ok(());
+    };
+    for policy in gate.policies().policies() {
+        let digest = policy.digest().clone();
+        let known = app
+            .ledger
+            .as_ref()
+            .is_none_or(|l| !l.entries_about(digest.as_str()).is_empty());
+        if known {
+            continue;
+        }
+        let mut event = ledger::Event::new(
+            ledger::EventType::PolicyUpdated,
+            crate::registry::record::now(),
+            "vouch-gate",
+        );
+        event.subject.digest = Some(digest);
+        event.subject.name = Some(policy.name().to_owned());
+        if let Ok(document) = serde_json::from_slice(policy.canonical_json()) {
+            event.details.insert("document".into(), document);
+        }
+        event
+            .details
+            .insert("mode".into(), policy.mode().as_str().into());
+        crate::registry::record::record(app, event).await?;
+    }
+    let evaluated = reevaluate_all(app).await?;
+    tracing::info!(
+        policies = gate.policies().policies().len(),
+        evaluated,
+        "gate ready"
+    );
+    Ok(())
+}
+
+/// Decides again about every manifest of every covered repository (after a policy change or a
+/// revocation); returns how many. Only changed decisions are recorded.
+pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
+    let Some(gate) = &app.gate else {
+        return Ok(0);
+    };
+    let manifests = app.blocking(|app| app.meta.all_manifests()).await?;
+    let mut evaluated = 0usize;
+    for (repo, digest) in manifests {
+        let (Ok(repo), Ok(digest)) = (RepoName::parse(&repo), Digest::parse(&digest)) else {
+            continue;
+        };
+        if gate.covers(&repo) {
+            // Children before the indexes holding them: an index is decided again whenever
+            // one of its children is.
+            decide_and_record(app, &repo, &digest).await?;
+            evaluated += 1;
+        }
+    }
+    Ok(evaluated)
+}

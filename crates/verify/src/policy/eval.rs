@@ -1,0 +1,560 @@
+//! The trust decision: a policy and the verified evidence in, a [`Verdict`] out. Fails closed
+//! at every step: nothing counts for being present, an empty set satisfies nothing, a
+//! condition that errs is not true, and no policy covering a repository is not an admission.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use oci::{Digest, RepoName};
+use serde::{Serialize, Serializer};
+use serde_json::Value as Json;
+
+use super::cel::EvalError;
+use super::evidence::{Evidence, Signer, VerifiedAttestation, short};
+use super::{Mode, Policy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Admit,
+    Deny,
+}
+
+/// One policy's decision about one artifact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub policy: String,
+    /// The digest of the policy the decision was made under.
+    pub policy_digest: Digest,
+    pub mode: Mode,
+    /// Why it denied, in the order checked; empty when it admits.
+    pub reasons: Vec<Reason>,
+    /// The evidence that satisfied the policy's requirements (the signatures of the
+    /// authorities that counted, the attestations that met the conditions), sorted.
+    pub evidence: Vec<Digest>,
+}
+
+impl Verdict {
+    pub fn admitted(&self) -> bool {
+        self.decision == Decision::Admit
+    }
+
+    /// Whether a gate must refuse: denied under an enforcing policy. A `warn` policy's denial
+    /// is reported and recorded, not enforced.
+    pub fn blocks(&self) -> bool {
+        self.decision == Decision::Deny && self.mode == Mode::Enforce
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.decision {
+            Decision::Admit => "admitted",
+            Decision::Deny => "denied",
+        };
+        write!(
+            f,
+            "{verb} by policy {} ({})",
+            self.policy, self.policy_digest
+        )?;
+        if self.mode == Mode::Warn {
+            f.write_str(" in warn mode")?;
+        }
+        for (i, r) in self.reasons.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a policy denied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The artifact's digest is revoked.
+    ArtifactRevoked { digest: Digest },
+    /// Fewer distinct authorities signed than the threshold; each authority that did not
+    /// count follows as an [`Reason::Authority`].
+    Threshold {
+        required: usize,
+        satisfied: Vec<String>,
+    },
+    Authority {
+        authority: String,
+        finding: AuthorityFinding,
+    },
+    /// No attestation of a required type met the policy; what each one of that type lacked.
+    Attestation {
+        predicate_type: String,
+        findings: Vec<AttestationFinding>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthorityFinding {
+    /// No verified signature by this authority; `others` signed instead.
+    NoSignature { others: Vec<Signer> },
+    /// Its key signed, but the key is revoked.
+    Revoked { signer: Signer },
+    /// Its signers already count for other authorities (one signer counts once).
+    CountedElsewhere { signers: Vec<Signer> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttestationFinding {
+    /// Signed by someone who is none of the policy's authorities.
+    UntrustedSigner {
+        evidence: Digest,
+        signer: Signer,
+    },
+    RevokedSigner {
+        evidence: Digest,
+        signer: Signer,
+    },
+    /// Condition `index` (0-based) evaluated to false.
+    ConditionFalse {
+        evidence: Digest,
+        index: usize,
+        condition: String,
+    },
+    /// Condition `index` (0-based) could not be evaluated.
+    ConditionError {
+        evidence: Digest,
+        index: usize,
+        condition: String,
+        #[serde(serialize_with = "display")]
+        error: EvalError,
+    },
+}
+
+fn display<S: Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// At most this many signers are named in a message; the structured form has them all.
+const SHOWN: usize = 5;
+
+fn signer_list(f: &mut fmt::Formatter<'_>, signers: &[Signer]) -> fmt::Result {
+    for (i, s) in signers.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{s}")?;
+    }
+    if signers.len() > SHOWN {
+        write!(f, " and {} more", signers.len() - SHOWN)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ArtifactRevoked { digest } => write!(f, "artifact {digest} is revoked"),
+            Reason::Threshold {
+                required,
+                satisfied,
+            } => {
+                write!(
+                    f,
+                    "{} of {required} required authorities signed",
+                    satisfied.len()
+                )?;
+                if !satisfied.is_empty() {
+                    write!(f, " ({})", satisfied.join(", "))?;
+                }
+                Ok(())
+            }
+            Reason::Authority { authority, finding } => {
+                write!(f, "signature by {authority}: ")?;
+                match finding {
+                    AuthorityFinding::NoSignature { others } if others.is_empty() => {
+                        f.write_str("none (no verified signatures)")
+                    }
+                    AuthorityFinding::NoSignature { others } => {
+                        let n = others.len();
+                        write!(
+                            f,
+                            "none ({n} other signer{}: ",
+                            if n == 1 { "" } else { "s" }
+                        )?;
+                        signer_list(f, others)?;
+                        f.write_str(")")
+                    }
+                    AuthorityFinding::Revoked { signer } => write!(f, "{signer} is revoked"),
+                    AuthorityFinding::CountedElsewhere { signers } => {
+                        f.write_str("its only signers (")?;
+                        signer_list(f, signers)?;
+                        f.write_str(") already count for other authorities")
+                    }
+                }
+            }
+            Reason::Attestation {
+                predicate_type,
+                findings,
+            } => {
+                write!(f, "attestation {predicate_type}: ")?;
+                if findings.is_empty() {
+                    return f.write_str("none");
+                }
+                for (i, finding) in findings.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{finding}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for AttestationFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttestationFinding::UntrustedSigner { evidence, signer } => write!(
+                f,
+                "{} is signed by {signer}, none of the policy's authorities",
+                short(evidence.as_str())
+            ),
+            AttestationFinding::RevokedSigner { evidence, signer } => write!(
+                f,
+                "{} is signed by {signer}, which is revoked",
+                short(evidence.as_str())
+            ),
+            AttestationFinding::ConditionFalse {
+                evidence,
+                index,
+                condition,
+            } => write!(
+                f,
+                "{}: condition {} `{condition}` is false",
+                short(evidence.as_str()),
+                index + 1
+            ),
+            AttestationFinding::ConditionError {
+                evidence,
+                index,
+                condition,
+                error,
+            } => write!(
+                f,
+                "{}: condition {} `{condition}`: {error}",
+                short(evidence.as_str()),
+                index + 1
+            ),
+        }
+    }
+}
+
+/// The decision of one policy about the evidence's artifact. It does not check that the
+/// policy covers the repository: [`evaluate_set`] and [`super::PolicySet::evaluate`] do.
+pub fn evaluate(policy: &Policy, evidence: &Evidence) -> Verdict {
+    let mut reasons = Vec::new();
+    let mut used = BTreeSet::new();
+
+    if evidence.revoked_artifacts.contains(&evidence.artifact) {
+        reasons.push(Reason::ArtifactRevoked {
+            digest: evidence.artifact.clone(),
+        });
+    }
+
+    signatures(policy, evidence, &mut reasons, &mut used);
+
+    for rule in policy.attestations() {
+        let mut findings = Vec::new();
+        let mut satisfied = false;
+        for att in evidence
+            .attestations
+            .iter()
+            .filter(|a| a.predicate_type == rule.predicate_type())
+        {
+            match check_attestation(policy, evidence, rule.conditions(), att) {
+                None => {
+                    used.insert(att.evidence.clone());
+                    satisfied = true;
+                    break;
+                }
+                Some(finding) => findings.push(finding),
+            }
+        }
+        if !satisfied {
+            reasons.push(Reason::Attestation {
+                predicate_type: rule.predicate_type().to_owned(),
+                findings,
+            });
+        }
+    }
+
+    Verdict {
+        decision: if reasons.is_empty() {
+            Decision::Admit
+        } else {
+            Decision::Deny
+        },
+        policy: policy.name().to_owned(),
+        policy_digest: policy.digest().clone(),
+        mode: policy.mode(),
+        reasons,
+        evidence: used.into_iter().collect(),
+    }
+}
+
+/// Matches authorities to distinct signers (a maximum bipartite matching, so that the
+/// threshold counts signers, not signatures, and no signer counts twice), and explains the
+/// authorities left out when the threshold is not met.
+fn signatures(
+    policy: &Policy,
+    evidence: &Evidence,
+    reasons: &mut Vec<Reason>,
+    used: &mut BTreeSet<Digest>,
+) {
+    // Distinct signers in order of appearance, each with the first evidence that carried it.
+    let mut signers: Vec<(Signer, &Digest)> = Vec::new();
+    for sig in &evidence.signatures {
+        let signer = sig.signer.normalized();
+        if !signers.iter().any(|(s, _)| *s == signer) {
+            signers.push((signer, &sig.evidence));
+        }
+    }
+    let authorities = policy.authorities();
+    // edges[a]: the signers (indices) that authority a may count through.
+    let edges: Vec<Vec<usize>> = authorities
+        .iter()
+        .map(|a| {
+            signers
+                .iter()
+                .enumerate()
+                .filter(|(_, (s, _))| a.matches(s) && !evidence.key_revoked(s))
+                .map(|(j, _)| j)
+                .collect()
+        })
+        .collect();
+    let matched = max_matching(&edges, signers.len());
+
+    let satisfied: Vec<usize> = (0..authorities.len())
+        .filter(|&a| matched[a].is_some())
+        .collect();
+    for &a in &satisfied {
+        if let Some(j) = matched[a] {
+            used.insert(signers[j].1.clone());
+        }
+    }
+    if satisfied.len() >= policy.threshold() {
+        return;
+    }
+    reasons.push(Reason::Threshold {
+        required: policy.threshold(),
+        satisfied: satisfied
+            .iter()
+            .map(|&a| authorities[a].name().to_owned())
+            .collect(),
+    });
+    for (a, authority) in authorities.iter().enumerate() {
+        if matched[a].is_some() {
+            continue;
+        }
+        let own: Vec<&Signer> = signers
+            .iter()
+            .map(|(s, _)| s)
+            .filter(|s| authority.matches(s))
+            .collect();
+        let finding = if !edges[a].is_empty() {
+            AuthorityFinding::CountedElsewhere {
+                signers: edges[a].iter().map(|&j| signers[j].0.clone()).collect(),
+            }
+        } else if let Some(revoked) = own.first() {
+            AuthorityFinding::Revoked {
+                signer: (*revoked).clone(),
+            }
+        } else {
+            AuthorityFinding::NoSignature {
+                others: signers.iter().map(|(s, _)| s.clone()).collect(),
+            }
+        };
+        reasons.push(Reason::Authority {
+            authority: authority.name().to_owned(),
+            finding,
+        });
+    }
+}
+
+/// A maximum matching of left vertices (authorities) to right vertices (signers) by
+/// augmenting paths (Kuhn's algorithm); `result[a]` is the signer matched to authority `a`.
+/// Iterative, so deep augmenting paths cannot exhaust the stack.
+fn max_matching(edges: &[Vec<usize>], right: usize) -> Vec<Option<usize>> {
+    let mut left_match: Vec<Option<usize>> = vec![None; edges.len()];
+    let mut right_match: Vec<Option<usize>> = vec![None; right];
+    for start in 0..edges.len() {
+        let mut visited = vec![false; right];
+        // A depth-first search for an augmenting path: (left vertex, next edge to try).
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        // parent[j]: the left vertex from which right vertex j was reached.
+        let mut parent: Vec<Option<usize>> = vec![None; right];
+        let mut found: Option<usize> = None;
+        while let Some(top) = stack.last_mut() {
+            let a = top.0;
+            let Some(&j) = edges[a].get(top.1) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            if visited[j] {
+                continue;
+            }
+            visited[j] = true;
+            parent[j] = Some(a);
+            match right_match[j] {
+                None => {
+                    found = Some(j);
+                    break;
+                }
+                Some(b) => stack.push((b, 0)),
+            }
+        }
+        // Flip the path: each right vertex on it goes to the left vertex that reached it.
+        let mut j = found;
+        while let Some(jj) = j {
+            let Some(a) = parent[jj] else { break };
+            let previous = left_match[a];
+            left_match[a] = Some(jj);
+            right_match[jj] = Some(a);
+            j = previous;
+        }
+    }
+    left_match
+}
+
+/// Why an attestation does not satisfy a rule, or `None` when it does.
+fn check_attestation(
+    policy: &Policy,
+    evidence: &Evidence,
+    conditions: &[super::cel::Program],
+    att: &VerifiedAttestation,
+) -> Option<AttestationFinding> {
+    let signer = att.signer.normalized();
+    if evidence.key_revoked(&signer) {
+        return Some(AttestationFinding::RevokedSigner {
+            evidence: att.evidence.clone(),
+            signer,
+        });
+    }
+    if !policy.authorities().iter().any(|a| a.matches(&signer)) {
+        return Some(AttestationFinding::UntrustedSigner {
+            evidence: att.evidence.clone(),
+            signer,
+        });
+    }
+    // Conditions run only over attestations a trusted authority signed.
+    let predicate_type = Json::String(att.predicate_type.clone());
+    let subject = att.subject_json();
+    for (index, program) in conditions.iter().enumerate() {
+        match program.eval_bool(&[&att.predicate, &predicate_type, &subject]) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Some(AttestationFinding::ConditionFalse {
+                    evidence: att.evidence.clone(),
+                    index,
+                    condition: program.source().to_owned(),
+                });
+            }
+            Err(error) => {
+                return Some(AttestationFinding::ConditionError {
+                    evidence: att.evidence.clone(),
+                    index,
+                    condition: program.source().to_owned(),
+                    error,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The decision of several policies: every one covering the repository must admit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SetVerdict {
+    /// No policy covers the repository. Not an admission: the caller decides (a gate that
+    /// must fail closed denies).
+    Uncovered {
+        #[serde(serialize_with = "display")]
+        repository: RepoName,
+    },
+    /// The verdict of each covering policy, in the set's order.
+    Covered { verdicts: Vec<Verdict> },
+}
+
+impl SetVerdict {
+    /// Admit when every covering policy admitted; `None` when none covers the repository.
+    pub fn decision(&self) -> Option<Decision> {
+        match self {
+            SetVerdict::Uncovered { .. } => None,
+            SetVerdict::Covered { verdicts } => Some(if verdicts.iter().all(Verdict::admitted) {
+                Decision::Admit
+            } else {
+                Decision::Deny
+            }),
+        }
+    }
+
+    /// Whether some enforcing policy denied; `None` when none covers the repository.
+    pub fn blocks(&self) -> Option<bool> {
+        match self {
+            SetVerdict::Uncovered { .. } => None,
+            SetVerdict::Covered { verdicts } => Some(verdicts.iter().any(Verdict::blocks)),
+        }
+    }
+
+    pub fn verdicts(&self) -> &[Verdict] {
+        match self {
+            SetVerdict::Uncovered { .. } => &[],
+            SetVerdict::Covered { verdicts } => verdicts,
+        }
+    }
+}
+
+impl fmt::Display for SetVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetVerdict::Uncovered { repository } => {
+                write!(f, "no policy covers repository {}", repository.as_str())
+            }
+            SetVerdict::Covered { verdicts } => {
+                for (i, v) in verdicts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The decision of every policy among `policies` that covers the evidence's repository.
+pub fn evaluate_set<'p>(
+    policies: impl IntoIterator<Item = &'p Policy>,
+    evidence: &Evidence,
+) -> SetVerdict {
+    let verdicts: Vec<Verdict> = policies
+        .into_iter()
+        .filter(|p| p.covers(&evidence.repository))
+        .map(|p| evaluate(p, evidence))
+        .collect();
+    if verdicts.is_empty() {
+        SetVerdict::Uncovered {
+            repository: evidence.repository.clone(),
+        }
+    } else {
+        SetVerdict::Covered { verdicts }
+    }
+}
