@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use verify::checkpoint::SignedCheckpoint;
 use verify::merkle;
 
+use crate::image::{RegistryArgs, registry_client};
 use crate::ledger::{Api, Remote, denied, load_vkey, verify_checkpoint, write_stdout};
 
 #[derive(Args)]
@@ -44,15 +45,8 @@ pub struct TraceArgs {
     /// --allow-http-registry). Needed with a bare digest.
     #[arg(long)]
     url: Option<String>,
-    /// Allow plain HTTP to the image's registry (a registry on loopback).
-    #[arg(long)]
-    allow_http_registry: bool,
-    /// A user name for a registry with users (HTTP basic auth).
-    #[arg(long, requires = "registry_password")]
-    registry_username: Option<String>,
-    /// The password for --registry-username.
-    #[arg(long, requires = "registry_username")]
-    registry_password: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// The log's verifier key (C2SP vkey, as `vouch ledger vkey` prints it), or a file holding
     /// it. Without it the checkpoint's signature is not checked (the proofs still are).
     #[arg(long)]
@@ -118,26 +112,13 @@ async fn target(args: &TraceArgs) -> anyhow::Result<(oci::Digest, String)> {
         .with_context(|| format!("{:?} is neither a digest nor an image", args.target))?;
     let url = match &args.url {
         Some(u) => u.clone(),
-        None if args.allow_http_registry => format!("http://{}", image.registry()),
+        None if args.registry.allow_http_registry => format!("http://{}", image.registry()),
         None => format!("https://{}", image.registry()),
     };
     if let Some(d) = image.digest() {
         return Ok((d.clone(), url));
     }
-    let credentials = match (&args.registry_username, &args.registry_password) {
-        (Some(username), Some(password)) => {
-            client::CredentialSource::Explicit(client::Credentials::Basic {
-                username: username.clone(),
-                password: password.clone(),
-            })
-        }
-        _ => client::CredentialSource::DockerConfig(client::DockerConfig::load()?),
-    };
-    let mut config = client::ClientConfig::new(credentials);
-    if args.allow_http_registry {
-        config.dangerous().allow_http(image.registry());
-    }
-    let registry = client::Client::new(config)?;
+    let registry = registry_client(&image, &args.registry)?;
     let found = registry
         .resolve(image.repository(), &image.reference())
         .await
@@ -152,8 +133,8 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
         let (digest, url) = target(&args).await?;
         let api = Api::new(&Remote {
             url,
-            registry_username: args.registry_username.clone(),
-            registry_password: args.registry_password.clone(),
+            registry_username: args.registry.registry_username.clone(),
+            registry_password: args.registry.registry_password.clone(),
         })?;
         let trace = api.get_json(&format!("/api/v1/trace/{digest}")).await?;
         let text = trace["checkpoint"]

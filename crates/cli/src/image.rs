@@ -96,13 +96,13 @@ pub struct RegistryArgs {
     /// Allow plain HTTP to the image's registry when HTTPS gets no answer (a registry on
     /// loopback). Credentials then travel in clear text.
     #[arg(long)]
-    allow_http_registry: bool,
+    pub allow_http_registry: bool,
     /// A user name for the registry, instead of Docker's config.json.
     #[arg(long, requires = "registry_password")]
-    registry_username: Option<String>,
+    pub registry_username: Option<String>,
     /// The password for --registry-username.
     #[arg(long, requires = "registry_username")]
-    registry_password: Option<String>,
+    pub registry_password: Option<String>,
 }
 
 #[derive(Args)]
@@ -225,7 +225,7 @@ fn image_ref(text: &str) -> anyhow::Result<ImageRef> {
     ImageRef::parse(text).with_context(|| format!("invalid image reference {text:?}"))
 }
 
-fn registry_client(image: &ImageRef, args: &RegistryArgs) -> anyhow::Result<Client> {
+pub(crate) fn registry_client(image: &ImageRef, args: &RegistryArgs) -> anyhow::Result<Client> {
     let credentials = match (&args.registry_username, &args.registry_password) {
         (Some(username), Some(password)) => CredentialSource::Explicit(Credentials::Basic {
             username: username.clone(),
@@ -1022,7 +1022,6 @@ pub(crate) async fn examine_with(
     image: &str,
     want: Want,
 ) -> anyhow::Result<Report> {
-    let trust = trust;
     let image = image_ref(image)?;
     let client = registry_client(&image, registry)?;
     let repo = image.repository();
@@ -1052,7 +1051,7 @@ pub(crate) async fn examine_with(
     let referrers = list_bundle_referrers(&client, repo, &digest, &mut report.notes).await?;
     for (desc, source) in referrers {
         let finding =
-            examine_referrer(&client, repo, &digest, &desc, source, &trust, &report.want).await;
+            examine_referrer(&client, repo, &digest, &desc, source, trust, &report.want).await;
         report.findings.push(finding);
     }
     let suffix = match report.want {
@@ -1095,7 +1094,7 @@ pub(crate) async fn examine_with(
     }
     for (i, layer) in manifest.layers.iter().take(MAX_LAYERS).enumerate() {
         let what = format!(".{suffix} layer {} ({})", i + 1, layer.digest);
-        let outcome = examine_classic(&client, &image, &digest, layer, &trust, &report.want).await;
+        let outcome = examine_classic(&client, &image, &digest, layer, trust, &report.want).await;
         report.findings.push(Finding {
             what,
             digest: layer.digest.clone(),
