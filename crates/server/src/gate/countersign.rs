@@ -30,7 +30,9 @@ pub(crate) async fn record_decision(
     let mut events = Vec::new();
     let time = record::now();
     for verdict in decision.verdict.verdicts() {
-        let admitted = verdict.admitted() && decision.admission.admitted;
+        // Admitted by the policy, or through an admitted index the policy lets it inherit from.
+        let admitted =
+            decision.admission.admitted && (verdict.admitted() || decision.through.is_some());
         let kind = if admitted {
             EventType::ArtifactAdmitted
         } else {
@@ -49,6 +51,11 @@ pub(crate) async fn record_decision(
         event
             .details
             .insert("mode".into(), verdict.mode.as_str().into());
+        if let Some(index) = &decision.through {
+            event
+                .details
+                .insert("throughIndex".into(), index.to_string().into());
+        }
         if !decision.signers.is_empty() {
             event
                 .details

@@ -23,7 +23,8 @@ use serde_json::json;
 use verify::evidence::{Candidate, Outcome, SIGN_PREDICATE_TYPE};
 use verify::keys::PrivateKey;
 use verify::policy::{
-    AuthorityKind, Evidence, PolicySet, SetVerdict, Signer, VerifiedAttestation, VerifiedSignature,
+    AuthorityKind, Evidence, IndexChildren, PolicySet, SetVerdict, Signer, VerifiedAttestation,
+    VerifiedSignature,
 };
 use verify::sigstore::{Identity, Options, Verifier};
 use verify::time::Timestamp;
@@ -274,9 +275,23 @@ impl Gate {
             }
         }
         let verdict = self.policies.evaluate(&evidence);
-        // An index is admitted as a whole: each child must be admitted too.
+        // Children are admitted through their index only if every covering policy says so.
+        let inherit = self
+            .policies
+            .for_repository(repo)
+            .iter()
+            .all(|p| p.index_children() == IndexChildren::Inherit);
         let mut gate_reasons = Vec::new();
-        if let Some(m) = manifest.as_ref().filter(|m| m.kind == ManifestKind::Index) {
+        let mut through_index = None;
+        let is_index = manifest
+            .as_ref()
+            .is_some_and(|m| m.kind == ManifestKind::Index);
+        if !is_index && inherit && verdict.blocks() == Some(true) {
+            through_index = admitted_index_holding(app, repo, digest)?;
+        }
+        // An index is admitted as a whole: each child must be admitted too, unless the
+        // policies let children inherit the index's admission.
+        if let Some(m) = manifest.as_ref().filter(|_| is_index && !inherit) {
             for child in m.required_manifests() {
                 let admitted = app.meta.admission(repo, child)?.is_some_and(|a| a.admitted);
                 if !admitted {
@@ -287,6 +302,12 @@ impl Gate {
             }
         }
         let mut decision = Decision::new(verdict, found, gate_reasons);
+        if let Some(index) = through_index {
+            decision.admission.admitted = true;
+            decision.admission.reasons.clear();
+            decision.admission.evidence = format!("{}+{index}", decision.admission.evidence);
+            decision.through = Some(index);
+        }
         decision.signers = evidence
             .signatures
             .iter()
@@ -342,6 +363,28 @@ fn provenance_summary(
     }))
 }
 
+/// An admitted index of `repo` that holds the manifest `digest`, if any.
+fn admitted_index_holding(
+    app: &App,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<Option<Digest>, StoreError> {
+    for (d, media_type, content) in app.meta.manifests_referring_to(repo, digest, 64)? {
+        let is_index = Manifest::parse(Some(&media_type), &content)
+            .is_ok_and(|m| m.kind == ManifestKind::Index);
+        let Ok(d) = Digest::parse(&d) else { continue };
+        if is_index
+            && app
+                .meta
+                .admission(repo, &d)?
+                .is_some_and(|a| a.admitted && a.reasons.is_empty())
+        {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether the ledger holds a revocation of the artifact `digest` (`key.revoked` naming it).
 fn revoked_digest(ledger: &ledger::Ledger, digest: &Digest) -> bool {
     ledger.entries_about(digest.as_str()).into_iter().any(|i| {
@@ -362,6 +405,8 @@ pub(crate) struct Decision {
     pub signers: Vec<serde_json::Value>,
     /// What every verified SLSA provenance says: builder, source repository, commit.
     pub provenance: Vec<serde_json::Value>,
+    /// The admitted index it was admitted through, when the policies let children inherit.
+    pub through: Option<Digest>,
 }
 
 impl Decision {
@@ -415,6 +460,7 @@ impl Decision {
             admission,
             signers: Vec::new(),
             provenance: Vec::new(),
+            through: None,
         }
     }
 }
@@ -433,24 +479,36 @@ pub(crate) async fn evaluate(
     if !gate.covers(repo) {
         return Ok(());
     }
-    decide_and_record(app, repo, digest).await?;
-    // An index's decision depends on its children's: decide again about those holding it.
+    if !decide_and_record(app, repo, digest).await? {
+        return Ok(());
+    }
+    // A changed decision can change others': an index's depends on its children's, and a
+    // child admitted through its index on the index's. Each is decided again; a decision that
+    // does not change stops there, so this ends.
     let (r, d) = (repo.clone(), digest.clone());
-    let parents = app
+    let related = app
         .blocking(move |app| {
-            let holding = app.meta.manifests_referring_to(&r, &d, 64)?;
-            Ok(holding
-                .into_iter()
-                .filter(|(_, media_type, content)| {
-                    Manifest::parse(Some(media_type), content)
-                        .is_ok_and(|m| m.kind == ManifestKind::Index)
-                })
-                .filter_map(|(digest, _, _)| Digest::parse(&digest).ok())
-                .collect::<Vec<_>>())
+            let mut related = Vec::new();
+            for (digest, media_type, content) in app.meta.manifests_referring_to(&r, &d, 64)? {
+                if Manifest::parse(Some(&media_type), &content)
+                    .is_ok_and(|m| m.kind == ManifestKind::Index)
+                    && let Ok(parent) = Digest::parse(&digest)
+                {
+                    related.push(parent);
+                }
+            }
+            let own = app.meta.manifest(&r, &Reference::Digest(d.clone()), true)?;
+            if let Some(m) = own
+                .and_then(|m| Manifest::parse(Some(&m.head.media_type), m.content.as_deref()?).ok())
+                && m.kind == ManifestKind::Index
+            {
+                related.extend(m.required_manifests().cloned());
+            }
+            Ok(related)
         })
         .await?;
-    for parent in parents {
-        Box::pin(evaluate(app, repo, &parent)).await?;
+    for other in related {
+        Box::pin(evaluate(app, repo, &other)).await?;
     }
     Ok(())
 }
@@ -461,9 +519,9 @@ async fn decide_and_record(
     app: &Arc<App>,
     repo: &RepoName,
     digest: &Digest,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let Some(gate) = &app.gate else {
-        return Ok(());
+        return Ok(false);
     };
     let _one_at_a_time = gate.deciding.lock().await;
     let (r, d) = (repo.clone(), digest.clone());
@@ -492,13 +550,13 @@ async fn decide_and_record(
         })
         .await?;
     let Some((decision, newly_admitted)) = decided else {
-        return Ok(());
+        return Ok(false);
     };
     let indices = countersign::record_decision(app, repo, digest, &decision).await?;
     if newly_admitted {
         countersign::attach(app, repo, digest, &decision, &indices).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What a reader may see.

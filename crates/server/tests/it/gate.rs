@@ -41,6 +41,14 @@ fn user(name: &str, repos: &str, role: Role) -> User {
 /// The gated registry: `ci` pushes `prod/**`, `deploy` only pulls; `prod/**` needs a signature
 /// by `trusted`. Returns the registry as ci, as deploy, and the trusted key.
 async fn gated(mode: &str) -> (Registry, Registry, PrivateKey, tempfile::TempDir) {
+    gated_with(mode, "").await
+}
+
+/// [`gated`], with `extra` appended to the policy document.
+async fn gated_with(
+    mode: &str,
+    extra: &str,
+) -> (Registry, Registry, PrivateKey, tempfile::TempDir) {
     let trusted = PrivateKey::generate(KeyKind::EcdsaP256).expect("a P-256 key");
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(
@@ -52,7 +60,7 @@ async fn gated(mode: &str) -> (Registry, Registry, PrivateKey, tempfile::TempDir
     std::fs::write(
         &policy,
         format!(
-            "name: prod-signed\nrepositories: [\"prod/**\"]\nmode: {mode}\nauthorities:\n  - name: release\n    key: release.pub\n"
+            "name: prod-signed\nrepositories: [\"prod/**\"]\nmode: {mode}\nauthorities:\n  - name: release\n    key: release.pub\n{extra}"
         ),
     )
     .expect("the policy file is written");
@@ -630,4 +638,157 @@ async fn revocations_deny_and_the_trace_proves_every_step() {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
     }
     assert_eq!(trace["state"][0]["admitted"], false, "{trace}");
+}
+
+/// A bundle by `key` holding an in-toto statement about `subject` of `predicate_type`.
+fn attestation_bundle(
+    key: &PrivateKey,
+    subject: &str,
+    predicate_type: &str,
+    predicate: Value,
+) -> Vec<u8> {
+    let (alg, hex) = subject.split_once(':').expect("a digest");
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": REPO, "digest": {alg: hex}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    });
+    let content = Content::dsse_signed(key, serde_json::to_vec(&statement).expect("JSON"))
+        .expect("the statement is signed");
+    Bundle::signed_with_key(&key.public_key().expect("a public key"), content)
+        .to_json()
+        .expect("the bundle serializes")
+        .into_bytes()
+}
+
+/// A policy that also requires SLSA provenance from one builder: a signature alone keeps the
+/// image quarantined; provenance from another builder does not count (the reason quotes the
+/// condition); provenance from the right builder admits, and the decision on the ledger
+/// carries what the provenance says.
+#[tokio::test]
+async fn required_provenance_is_checked_with_its_conditions() {
+    const SLSA: &str = "https://slsa.dev/provenance/v1";
+    let (ci, deploy, trusted, _dir) = gated_with(
+        "enforce",
+        "attestations:\n  - predicate_type: https://slsa.dev/provenance/v1\n    conditions:\n      - predicate.runDetails.builder.id == \"https://ci.example/builder\"\n",
+    )
+    .await;
+    let provenance = |builder: &str| {
+        json!({
+            "buildDefinition": {
+                "buildType": "https://ci.example/build/v1",
+                "externalParameters": {},
+                "resolvedDependencies": [{
+                    "uri": "git+https://git.example/acme/app",
+                    "digest": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}
+                }]
+            },
+            "runDetails": {"builder": {"id": builder}}
+        })
+    };
+    let (image, _) = push_image(&ci, 200, Some("1.0")).await;
+    let d = digest_of(&image);
+    push_referrer(&ci, 201, &image, sign_bundle(&trusted, &d), BUNDLE).await;
+    let denied = deploy.get(format!("/v2/{REPO}/manifests/1.0")).await;
+    assert_eq!(denied.status, 403);
+    assert!(denied.json().to_string().contains(SLSA), "{denied:?}");
+
+    push_referrer(
+        &ci,
+        202,
+        &image,
+        attestation_bundle(
+            &trusted,
+            &d,
+            SLSA,
+            provenance("https://evil.example/builder"),
+        ),
+        BUNDLE,
+    )
+    .await;
+    let denied = deploy.get(format!("/v2/{REPO}/manifests/1.0")).await;
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied.json().to_string().contains("builder.id"),
+        "the reason quotes the condition: {denied:?}"
+    );
+
+    push_referrer(
+        &ci,
+        203,
+        &image,
+        attestation_bundle(&trusted, &d, SLSA, provenance("https://ci.example/builder")),
+        BUNDLE,
+    )
+    .await;
+    assert_eq!(status_of_manifest(&deploy, "1.0").await, 200);
+
+    let ledger = ci.ledger();
+    let admitted: Vec<Value> = ledger
+        .entries_about(&d)
+        .into_iter()
+        .filter_map(|i| serde_json::from_slice::<Value>(&ledger.entry(i).ok()?).ok())
+        .filter(|e| e["event"]["type"] == "artifact.admitted")
+        .collect();
+    assert_eq!(admitted.len(), 1, "{admitted:?}");
+    let provenance = &admitted[0]["event"]["details"]["provenance"];
+    let recorded = provenance.to_string();
+    assert!(
+        recorded.contains("https://ci.example/builder"),
+        "{recorded}"
+    );
+    assert!(
+        recorded.contains("git+https://git.example/acme/app"),
+        "{recorded}"
+    );
+    assert!(
+        recorded.contains("0123456789abcdef0123456789abcdef01234567"),
+        "{recorded}"
+    );
+}
+
+/// With `index_children: inherit`, a signed index admits its unsigned children (cosign signs
+/// only the index unless told otherwise); by default (tested in the attack catalogue) they
+/// must each be signed.
+#[tokio::test]
+async fn children_inherit_an_admitted_index_only_when_the_policy_says_so() {
+    let (ci, deploy, trusted, _dir) = gated_with("enforce", "index_children: inherit\n").await;
+    let mut data = DataSet::sha256().seeded(300);
+    let amd = data.image(&Opts::default());
+    let arm = data.image(&Opts::default().platforms(&[("linux", "arm64")]));
+    let index = data.index(
+        &[
+            (amd.clone(), Some(("linux", "amd64"))),
+            (arm.clone(), Some(("linux", "arm64"))),
+        ],
+        &Opts::default(),
+    );
+    push_all(&ci, REPO, &data).await;
+    for d in [&amd, &arm, &index] {
+        assert_eq!(status_of_manifest(&deploy, &digest_of(d)).await, 403);
+    }
+    push_referrer(
+        &ci,
+        301,
+        &index,
+        sign_bundle(&trusted, &digest_of(&index)),
+        BUNDLE,
+    )
+    .await;
+    for d in [&amd, &arm, &index] {
+        assert_eq!(status_of_manifest(&deploy, &digest_of(d)).await, 200, "{d}");
+    }
+    let ledger = ci.ledger();
+    let through: Vec<Value> = ledger
+        .entries_about(&digest_of(&arm))
+        .into_iter()
+        .filter_map(|i| serde_json::from_slice::<Value>(&ledger.entry(i).ok()?).ok())
+        .filter(|e| e["event"]["type"] == "artifact.admitted")
+        .collect();
+    assert_eq!(through.len(), 1, "{through:?}");
+    assert_eq!(
+        through[0]["event"]["details"]["throughIndex"],
+        digest_of(&index)
+    );
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 use super::cel::{self, CompileError};
 use super::glob::{Glob, GlobError};
 use super::{
-    AttestationRule, Authority, AuthorityKind, IdentityMatch, Keyless, Mode, Policy,
+    AttestationRule, Authority, AuthorityKind, IdentityMatch, IndexChildren, Keyless, Mode, Policy,
     TrustedRootRef, condition_env,
 };
 use crate::keys::{self, KeyError, PublicKey};
@@ -115,6 +115,8 @@ pub enum PolicyErrorKind {
     Glob(GlobError),
     #[error("must be enforce or warn")]
     BadMode,
+    #[error("must be each or inherit")]
+    BadIndexChildren,
     #[error("must be between 1 and {authorities} (the number of authorities), found {found}")]
     Threshold { found: String, authorities: usize },
     #[error("another authority is also named {0:?}")]
@@ -406,6 +408,7 @@ const POLICY_FIELDS: &[&str] = &[
     "description",
     "repositories",
     "mode",
+    "index_children",
     "authorities",
     "threshold",
     "attestations",
@@ -463,6 +466,11 @@ impl Loader<'_> {
             None | Some("enforce") => Mode::Enforce,
             Some("warn") => Mode::Warn,
             Some(_) => return Err(err("mode", PolicyErrorKind::BadMode)),
+        };
+        let index_children = match opt_string(m, "", "index_children")? {
+            None | Some("each") => IndexChildren::Each,
+            Some("inherit") => IndexChildren::Inherit,
+            Some(_) => return Err(err("index_children", PolicyErrorKind::BadIndexChildren)),
         };
 
         let mut authorities: Vec<Authority> = Vec::new();
@@ -544,6 +552,7 @@ impl Loader<'_> {
             description,
             repositories,
             mode,
+            index_children,
             authorities,
             threshold,
             attestations,
@@ -775,6 +784,10 @@ fn canonical_json(p: &Policy) -> Vec<u8> {
     ];
     if let Some(d) = &p.description {
         entries.push(("description", s(d)));
+    }
+    // Only when not the default, so that the digests of policies without it stay as they were.
+    if p.index_children != IndexChildren::Each {
+        entries.push(("index_children", s(p.index_children.as_str())));
     }
     let mut out = Vec::new();
     write_canonical(&obj(entries), &mut out);

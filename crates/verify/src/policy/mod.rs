@@ -11,6 +11,8 @@
 //! description: release images    # optional
 //! repositories: ["prod/**"]      # globs (see below); at least one
 //! mode: enforce                  # enforce (default) or warn
+//! index_children: each           # each (default): an index needs every child admitted on its
+//!                                # own; inherit: children of an admitted index are admitted
 //! authorities:                   # at least one, at most 64; names unique
 //!   - name: release-key
 //!     key: cosign.pub            # a PEM public key file, relative to the policy's directory
@@ -81,6 +83,27 @@ pub use eval::{
 pub use evidence::{Evidence, Signer, VerifiedAttestation, VerifiedSignature};
 pub use glob::{Glob, GlobError};
 
+/// How the children of an image index are admitted (`index_children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexChildren {
+    /// The default: an index is admitted only if every child is admitted on its own, so an
+    /// unsigned child cannot ride in through a signed index.
+    Each,
+    /// A child of an admitted index is admitted through it (the index's signature covers its
+    /// children's digests), as `cosign sign` without `--recursive` expects.
+    Inherit,
+}
+
+impl IndexChildren {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexChildren::Each => "each",
+            IndexChildren::Inherit => "inherit",
+        }
+    }
+}
+
 /// What a denial does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +130,7 @@ pub struct Policy {
     description: Option<String>,
     repositories: Vec<Glob>,
     mode: Mode,
+    index_children: IndexChildren,
     authorities: Vec<Authority>,
     threshold: usize,
     attestations: Vec<AttestationRule>,
@@ -136,6 +160,11 @@ impl Policy {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// How an image index's children are admitted.
+    pub fn index_children(&self) -> IndexChildren {
+        self.index_children
     }
 
     pub fn authorities(&self) -> &[Authority] {

@@ -185,6 +185,15 @@ fn the_digest_is_of_the_resolved_policy() {
     assert_ne!(policy(&other_key).digest(), yaml.digest());
     let warn = FULL_YAML.replace("mode: enforce", "mode: warn");
     assert_ne!(policy(&warn).digest(), yaml.digest());
+    // index_children: the default changes nothing, inherit changes the digest.
+    let each = FULL_YAML.replace("mode: enforce", "mode: enforce\nindex_children: each");
+    assert_eq!(policy(&each).digest(), yaml.digest());
+    let inherit = FULL_YAML.replace("mode: enforce", "mode: enforce\nindex_children: inherit");
+    assert_ne!(policy(&inherit).digest(), yaml.digest());
+    assert_eq!(
+        policy(&inherit).index_children(),
+        crate::policy::IndexChildren::Inherit
+    );
     let other_root = FULL_YAML.replace("trusted_root.json", "staging_root.json");
     assert_ne!(policy(&other_root).digest(), yaml.digest());
     // An inline key is the same key.
@@ -226,7 +235,7 @@ fn invalid_documents_name_the_field() {
         ("".into(), "expected a map, found null"),
         (
             with("repositores: [a]\n"),
-            "repositores: unknown field (expected one of: name, description, repositories, mode, authorities, threshold, attestations)",
+            "repositores: unknown field (expected one of: name, description, repositories, mode, index_children, authorities, threshold, attestations)",
         ),
         (
             MINIMAL.replace("key: a.pub", "kye: a.pub"),
@@ -292,6 +301,10 @@ fn invalid_documents_name_the_field() {
         (
             with("mode: true\n"),
             "mode: expected a string, found a bool",
+        ),
+        (
+            with("index_children: some\n"),
+            "index_children: must be each or inherit",
         ),
         // Authorities.
         (
