@@ -5,7 +5,7 @@
 #    entries submitted to `ledger::Ledger` from 1, 64 and 1024 concurrent tasks on a 2-worker
 #    tokio runtime; acknowledged entries per second (each durable: fdatasync'd and in a signed
 #    checkpoint), p50/p99/max latency to the acknowledgement, the batches group commit formed,
-#    and the CPU the sequencer and the workers spent per entry. Then inclusion proofs in a tree
+#    and the CPU the committer and the workers spent per entry. Then inclusion proofs in a tree
 #    of 2^20 leaves: generation (ledger::tree::Tree) and verification (verify::merkle) rates.
 # 2. Over HTTP (crates/ledger/examples/ledger_load.rs): `vouch serve` on 127.0.0.1 with a CI
 #    key allowed build.recorded, and a load generator on the same machine posting the same kind

@@ -8,12 +8,18 @@
 //! cargo run --release -p ledger --example ledger_bench -- \
 //!     [--seconds 5] [--entries 200000] [--concurrency 1,64,1024] [--tree 1048576] [--dir DIR]
 //! ```
-//! The runtime is tokio's multi-threaded one with 2 workers, as on a 2-core server; the ledger's
-//! sequencer is its own thread. The entries are signed before any timing (signing is the
-//! submitter's cost, not the log's; the signing rate is printed). Each concurrency level gets a
-//! fresh ledger in a temporary directory under `--dir` (default: the workspace's `target/`, on
-//! the repository's disk: every acknowledgement waits for a real `fdatasync`, so never point it
-//! at a tmpfs) and runs for `--seconds` or until the `--entries` signed entries are used up.
+//! The runtime is tokio's multi-threaded one with 2 workers, as on a 2-core server: the 1024
+//! submitters are tasks on those 2 threads, which check each submission and put it in the
+//! log's order themselves; the ledger's committer (the I/O) is its own thread. The entries are
+//! signed before any timing (signing is the submitter's cost, not the log's; the signing rate
+//! is printed). A latency runs from a task starting a submission to the task running again
+//! with its receipt, so it includes the wait for a worker after the acknowledgement: with every
+//! submitter keeping one entry in flight, the mean is the submitters over the rate (Little's
+//! law, about 1024 / 30k/s = 34 ms), and the ledger moves it through its rate and its pauses.
+//! Each concurrency level gets a fresh ledger in a temporary directory under `--dir` (default:
+//! the workspace's `target/`, on the repository's disk: every acknowledgement waits for a real
+//! `fdatasync`, so never point it at a tmpfs) and runs for `--seconds` or until the `--entries`
+//! signed entries are used up.
 //! The number of batches comes from the receipts: every batch ends in a checkpoint of its own
 //! size, so the distinct checkpoint sizes the receipts carry are the batches.
 //! Exits non-zero if any submission fails: a timing of failures would mean nothing.
@@ -33,7 +39,7 @@ use support::{Ceilings, Latencies, ms, rate};
 use verify::keys::{KeyKind, PrivateKey};
 use verify::merkle::{self, Hash};
 
-const SEQUENCER: &str = "ledger-sequence"; // "ledger-sequencer", as Linux truncates names
+const COMMITTER: &str = "ledger-commit";
 const WORKER: &str = "bench-worker";
 
 struct Args {
@@ -103,8 +109,8 @@ struct Level {
     batches: Vec<u64>,
     /// When each acknowledgement arrived, in microseconds from the start, in order.
     acks: Vec<u64>,
-    /// The sequencer thread's and the runtime workers' time on a CPU and waiting for one.
-    sequencer: support::Sched,
+    /// The committer thread's and the runtime workers' time on a CPU and waiting for one.
+    committer: support::Sched,
     workers: support::Sched,
     pool_exhausted: bool,
 }
@@ -118,7 +124,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "ledger_bench: {cores} cores; tokio runtime with 2 workers; the sequencer is its own thread"
+        "ledger_bench: {cores} cores; tokio runtime with 2 workers; the committer is its own thread"
     );
     println!(
         "ledger directories under {} ({})",
@@ -200,7 +206,7 @@ async fn submit_level(
     duration: Duration,
 ) -> Result<Level, String> {
     let next = Arc::new(AtomicUsize::new(0));
-    let sched_before = support::thread_sched(std::process::id(), &[SEQUENCER, WORKER]);
+    let sched_before = support::thread_sched(std::process::id(), &[COMMITTER, WORKER]);
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -242,7 +248,7 @@ async fn submit_level(
     }
     acks.sort_unstable();
     let elapsed = start.elapsed();
-    let sched_after = support::thread_sched(std::process::id(), &[SEQUENCER, WORKER]);
+    let sched_after = support::thread_sched(std::process::id(), &[COMMITTER, WORKER]);
     sizes.sort_unstable();
     sizes.dedup();
     // The ledger is fresh: its first batch starts at 0.
@@ -261,7 +267,7 @@ async fn submit_level(
         latencies: Latencies::new(latencies),
         batches,
         acks,
-        sequencer: sched_after[0] - sched_before[0],
+        committer: sched_after[0] - sched_before[0],
         workers: sched_after[1] - sched_before[1],
         pool_exhausted: next.load(Ordering::Relaxed) >= entries.len(),
     })
@@ -272,9 +278,9 @@ impl Level {
         self.acknowledged as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// Microseconds of CPU (sequencer and workers) per entry acknowledged.
+    /// Microseconds of CPU (committer and workers) per entry acknowledged.
     fn cpu_per_entry(&self) -> f64 {
-        1e6 * (self.sequencer.cpu + self.workers.cpu) / self.acknowledged.max(1) as f64
+        1e6 * (self.committer.cpu + self.workers.cpu) / self.acknowledged.max(1) as f64
     }
 }
 
@@ -302,7 +308,7 @@ fn print_level(level: &Level) {
         level.acknowledged as f64 / batches,
         level.batches.iter().max().copied().unwrap_or(0)
     );
-    // Pauses: stretches with no acknowledgement at all (a slow fdatasync, or the sequencer
+    // Pauses: stretches with no acknowledgement at all (a slow fdatasync, or the committer
     // not running), which every submitter in flight waits through.
     let gaps: Vec<u64> = level.acks.windows(2).map(|w| w[1] - w[0]).collect();
     let long: Vec<u64> = gaps.iter().copied().filter(|g| *g >= 10_000).collect();
@@ -315,15 +321,15 @@ fn print_level(level: &Level) {
     );
     let per_entry = |s: f64| 1e6 * s / level.acknowledged.max(1) as f64;
     println!(
-        "        CPU: sequencer {:.0}% of a core ({:.1} µs an entry), runtime workers {:.0}% of a core ({:.1} µs an entry)",
-        100.0 * level.sequencer.cpu / secs,
-        per_entry(level.sequencer.cpu),
+        "        CPU: committer {:.0}% of a core ({:.1} µs an entry), runtime workers {:.0}% of a core ({:.1} µs an entry)",
+        100.0 * level.committer.cpu / secs,
+        per_entry(level.committer.cpu),
         100.0 * level.workers.cpu / secs,
         per_entry(level.workers.cpu),
     );
     println!(
-        "        runnable but waiting for a CPU: sequencer {:.0}% of the run, runtime workers {:.0}% (of a core each, summed)",
-        100.0 * level.sequencer.waiting / secs,
+        "        runnable but waiting for a CPU: committer {:.0}% of the run, runtime workers {:.0}% (of a core each, summed)",
+        100.0 * level.committer.waiting / secs,
         100.0 * level.workers.waiting / secs,
     );
 }
@@ -361,7 +367,7 @@ fn print_levels(levels: &[Level], ceilings: &Ceilings) {
         );
     }
     println!(
-        "  (batch: mean entries a batch; CPU/entry: the sequencer's and the workers' CPU time per entry \
+        "  (batch: mean entries a batch; CPU/entry: the committer's and the workers' CPU time per entry \
          acknowledged; 2-core cap: 2 s of CPU / CPU/entry, the rate at that cost had the process both \
          cores to itself: an estimate, where entries/s is measured)"
     );
@@ -396,12 +402,12 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }
 
-/// What one entry costs each step of the way, on one core, with no concurrency: the
-/// submitter's side of `Ledger::submit` (the stateless gate, on a runtime worker) and the
-/// sequencer's (the rules, the record, the tree), from the crate's public parts. The sequencer
-/// also answers each submission (a tokio oneshot, waking the submitter's task) and, per batch,
-/// signs a checkpoint and makes it durable; the first is in the in-process levels' CPU figures
-/// below, the second is amortized over the batch.
+/// What one entry costs each step of the way, on one core, with no concurrency, from the
+/// crate's public parts: all of it on the submitter's thread (a runtime worker) in
+/// `Ledger::submit`: the stateless gate, then, under the state's lock, the rules, the record
+/// and the tree. The committer, per batch, signs a checkpoint, makes the batch durable and
+/// wakes the batch's submitters: amortized over the batch, and in the in-process levels' CPU
+/// figures below.
 fn breakdown(entries: &[Vec<u8>], key: &verify::keys::PublicKey) -> Result<(), String> {
     let n = entries.len().min(100_000);
     let entries = &entries[..n];
@@ -466,7 +472,7 @@ fn breakdown(entries: &[Vec<u8>], key: &verify::keys::PublicKey) -> Result<(), S
     }
     let sign_checkpoint = t0.elapsed().as_secs_f64() * 1e6 / f64::from(signs);
 
-    let sequencer = leaf + apply + push + encode + drop_entry;
+    let order = leaf + apply + push + encode + drop_entry;
     println!("one entry's CPU, step by step (one core, {n} entries, no concurrency):");
     let rows: [(&str, f64); 10] = [
         (
@@ -475,24 +481,24 @@ fn breakdown(entries: &[Vec<u8>], key: &verify::keys::PublicKey) -> Result<(), S
         ),
         ("  Entry::parse (JSON, canonical form, schema)", parse),
         ("  Ed25519 verification of its signature", signature),
-        ("sequencer's side, before the reply", sequencer),
-        ("  leaf hash (computed in submit, before the queue)", leaf),
+        ("then its place in the log's order", order),
+        ("  leaf hash (before taking the state's lock)", leaf),
         ("  State::apply (rules and indexes)", apply),
         ("  Tree::push", push),
-        (
-            "  store::encode_entry (copy into the batch's write)",
-            encode,
-        ),
+        ("  store::encode_entry (into the forming batch)", encode),
         ("  dropping the parsed Entry", drop_entry),
-        ("per batch: signing its checkpoint", sign_checkpoint),
+        (
+            "per batch, on the committer: signing its checkpoint",
+            sign_checkpoint,
+        ),
     ];
     for (what, micros) in rows {
         println!("  {what:<56} {micros:>7.2} µs");
     }
     println!(
         "  => at most {}/s on 2 cores with nothing else on them (2 s of CPU / {:.1} µs an entry)",
-        rate(2e6 / (gate + sequencer)),
-        gate + sequencer
+        rate(2e6 / (gate + order)),
+        gate + order
     );
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! event's canonical bytes by the key whose SPKI hashes (SHA-256) to `key`. The entry's bytes
 //! are the log's leaf: a reader hashes exactly what it fetched, so an entry has one encoding.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -230,19 +230,20 @@ impl Event {
         Value::Object(event)
     }
 
-    fn from_value(value: &Value) -> Result<Event, EntryError> {
-        let Value::Object(obj) = value else {
+    /// The event of a parsed entry; takes the value to keep its `details` without a copy.
+    fn from_value(value: Value) -> Result<Event, EntryError> {
+        let Value::Object(mut obj) = value else {
             return Err(field("event", "not an object"));
         };
         allow_only(
-            obj,
+            &obj,
             &["type", "time", "actor", "subject", "evidence", "details"],
             "event",
         )?;
-        let kind_name = string(obj, "type", "event.type")?;
+        let kind_name = string(&obj, "type", "event.type")?;
         let kind =
             EventType::parse(kind_name).ok_or_else(|| EntryError::UnknownType(kind_name.into()))?;
-        let time_text = string(obj, "time", "event.time")?;
+        let time_text = string(&obj, "time", "event.time")?;
         let time =
             Timestamp::parse_rfc3339(time_text).map_err(|e| field("event.time", e.to_string()))?;
         if time.to_rfc3339() != time_text {
@@ -251,7 +252,7 @@ impl Event {
                 "not in the canonical RFC 3339 UTC form (e.g. 2026-01-02T03:04:05Z)",
             ));
         }
-        let actor = string(obj, "actor", "event.actor")?;
+        let actor = string(&obj, "actor", "event.actor")?;
         check_text("event.actor", actor, 256)?;
         let subject = parse_subject(kind, obj.get("subject"))?;
         let evidence = match obj.get("evidence") {
@@ -266,15 +267,16 @@ impl Event {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(field("event.evidence", "a non-empty array of digests")),
         };
-        let details = match obj.get("details") {
+        let actor = actor.to_owned();
+        let details = match obj.remove("details") {
             None => Map::new(),
-            Some(Value::Object(d)) if !d.is_empty() => d.clone(),
+            Some(Value::Object(d)) if !d.is_empty() => d,
             Some(_) => return Err(field("event.details", "a non-empty object")),
         };
         let event = Event {
             kind,
             time,
-            actor: actor.into(),
+            actor,
             subject,
             evidence,
             details,
@@ -485,17 +487,16 @@ fn parse_subject(kind: EventType, value: Option<&Value>) -> Result<Subject, Entr
 
 /// `sha256:<64 lowercase hex>` as 32 bytes.
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
-    let hex_part = s.strip_prefix("sha256:")?;
-    if hex_part.len() != 64
-        || !hex_part
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return None;
-    }
+    let hex_part: &[u8; 64] = s.strip_prefix("sha256:")?.as_bytes().try_into().ok()?;
+    // Lowercase only: a fingerprint has one spelling.
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex_part[2 * i..2 * i + 2], 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(hex_part.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(out)
 }
@@ -520,31 +521,40 @@ pub struct Entry {
     /// The signer's key fingerprint.
     pub key: [u8; 32],
     pub signature: Vec<u8>,
-    /// The event's canonical JSON, as signed.
-    event_json: Vec<u8>,
     /// The whole entry's canonical JSON: the leaf.
     bytes: Vec<u8>,
+    /// Where the event's canonical JSON, as signed, ends in `bytes`; it starts right after
+    /// [`EVENT_AT`].
+    event_end: usize,
 }
+
+/// How every entry begins: its first member (in canonical order) is the event.
+const EVENT_AT: &[u8] = br#"{"event":"#;
+/// What follows the event: the second and last member.
+const SIGNATURE_AT: &[u8] = br#","signature":"#;
 
 impl Entry {
     /// Signs `event` with `key`.
     pub fn sign(event: Event, key: &PrivateKey) -> Result<Entry, SignError> {
-        let event_json = canonical(&event.to_value());
+        let event_value = event.to_value();
+        let event_json = canonical(&event_value);
         let signature = key
             .sign(&signed_message(&event_json))
             .map_err(|e| SignError(e.to_string()))?;
         let public = key.public_key().map_err(|e| SignError(e.to_string()))?;
-        let entry = entry_value(&event.to_value(), &public.fingerprint(), &signature);
-        let bytes = canonical(&entry);
+        let bytes = canonical(&entry_value(event_value, &public.fingerprint(), &signature));
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(SignError(EntryError::TooLarge(bytes.len()).to_string()));
         }
+        let event_end = EVENT_AT.len() + event_json.len();
+        // Canonical members are sorted: `event` comes first, as it was encoded alone.
+        debug_assert_eq!(bytes.get(EVENT_AT.len()..event_end), Some(&event_json[..]));
         Ok(Entry {
             event,
             key: public.fingerprint(),
             signature,
-            event_json,
             bytes,
+            event_end,
         })
     }
 
@@ -555,14 +565,16 @@ impl Entry {
         }
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| EntryError::Json(e.to_string()))?;
-        if !is_canonical_value(&value) || canonical(&value) != bytes {
+        if !is_canonical_value(&value) || !is_canonical_encoding(&value, bytes) {
             return Err(EntryError::NotCanonical);
         }
-        let Value::Object(obj) = &value else {
+        let Value::Object(mut obj) = value else {
             return Err(field("entry", "not an object"));
         };
-        allow_only(obj, &["event", "signature"], "entry")?;
-        let event_value = obj.get("event").ok_or_else(|| field("event", "missing"))?;
+        allow_only(&obj, &["event", "signature"], "entry")?;
+        let event_value = obj
+            .remove("event")
+            .ok_or_else(|| field("event", "missing"))?;
         let event = Event::from_value(event_value)?;
         let Some(Value::Object(sig)) = obj.get("signature") else {
             return Err(field("signature", "missing or not an object"));
@@ -576,12 +588,27 @@ impl Entry {
         if signature.is_empty() || signature.len() > 1024 {
             return Err(field("signature.sig", "1 to 1024 bytes"));
         }
+        // The bytes are the canonical encoding of exactly {event, signature}, in that order:
+        // `{"event":<event>,"signature":<signature>}`. So the signed event JSON is the input's
+        // own bytes, found from the end, with no second encoding.
+        let mut signature_len = Count(0);
+        write_object(sig, &mut signature_len);
+        let event_end = bytes
+            .len()
+            .checked_sub(SIGNATURE_AT.len() + signature_len.0 + 1)
+            .filter(|end| {
+                *end >= EVENT_AT.len()
+                    && bytes.starts_with(EVENT_AT)
+                    && bytes[*end..].starts_with(SIGNATURE_AT)
+            })
+            // Unreachable for bytes that matched their canonical encoding; refused all the same.
+            .ok_or(EntryError::NotCanonical)?;
         Ok(Entry {
             event,
             key,
             signature,
-            event_json: canonical(event_value),
             bytes: bytes.to_vec(),
+            event_end,
         })
     }
 
@@ -596,7 +623,7 @@ impl Entry {
 
     /// The event's canonical JSON.
     pub fn event_json(&self) -> &[u8] {
-        &self.event_json
+        &self.bytes[EVENT_AT.len()..self.event_end]
     }
 
     /// Checks the signature with `key`, whose fingerprint the entry must name.
@@ -606,7 +633,7 @@ impl Entry {
         }
         key.verify(
             key.default_scheme(),
-            &signed_message(&self.event_json),
+            &signed_message(self.event_json()),
             &self.signature,
         )
         .map_err(|_| SignatureMismatch::Invalid)
@@ -627,12 +654,12 @@ pub enum SignatureMismatch {
 #[error("cannot sign the event: {0}")]
 pub struct SignError(pub String);
 
-fn entry_value(event: &Value, key: &[u8; 32], signature: &[u8]) -> Value {
+fn entry_value(event: Value, key: &[u8; 32], signature: &[u8]) -> Value {
     let mut sig = Map::new();
     sig.insert("key".into(), format!("sha256:{}", hex(key)).into());
     sig.insert("sig".into(), B64.encode(signature).into());
     let mut entry = Map::new();
-    entry.insert("event".into(), event.clone());
+    entry.insert("event".into(), event);
     entry.insert("signature".into(), Value::Object(sig));
     Value::Object(entry)
 }
@@ -648,6 +675,18 @@ fn is_canonical_value(value: &Value) -> bool {
     }
 }
 
+/// Whether `bytes` are exactly the canonical JSON of `value`: compared as it is encoded,
+/// without building the encoding.
+fn is_canonical_encoding(value: &Value, bytes: &[u8]) -> bool {
+    let mut compare = Compare {
+        expected: bytes,
+        at: 0,
+        same: true,
+    };
+    write_canonical(value, &mut compare);
+    compare.same && compare.at == bytes.len()
+}
+
 /// The canonical JSON of `value`: members sorted by name (bytewise), no whitespace.
 pub fn canonical(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
@@ -655,35 +694,91 @@ pub fn canonical(value: &Value) -> Vec<u8> {
     out
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+fn write_canonical(value: &Value, out: &mut impl io::Write) {
     match value {
-        Value::Object(obj) => {
-            // Sorted here, whatever order the map keeps (serde_json's `preserve_order`).
-            let sorted: BTreeMap<&str, &Value> = obj.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            out.push(b'{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // A string serializes infallibly into a Vec.
-                serde_json::to_writer(&mut *out, k).expect("a string serializes");
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(obj) => write_object(obj, out),
         Value::Array(items) => {
-            out.push(b'[');
+            put(out, b"[");
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    put(out, b",");
                 }
                 write_canonical(v, out);
             }
-            out.push(b']');
+            put(out, b"]");
         }
-        // Scalars serialize infallibly into a Vec.
-        other => serde_json::to_writer(&mut *out, other).expect("a scalar serializes"),
+        // The sinks below never fail, and a scalar always serializes.
+        other => serde_json::to_writer(out, other).expect("a scalar serializes"),
+    }
+}
+
+fn write_object(obj: &Map<String, Value>, out: &mut impl io::Write) {
+    // Sorted here, whatever order the map keeps (serde_json's `preserve_order`); without
+    // that feature its keys are already in bytewise order and nothing is collected.
+    if obj.keys().is_sorted() {
+        write_members(obj.iter(), out);
+    } else {
+        let mut members: Vec<(&String, &Value)> = obj.iter().collect();
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        write_members(members.into_iter(), out);
+    }
+}
+
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut impl io::Write,
+) {
+    put(out, b"{");
+    for (i, (k, v)) in members.enumerate() {
+        if i > 0 {
+            put(out, b",");
+        }
+        // The sinks below never fail, and a string always serializes.
+        serde_json::to_writer(&mut *out, k).expect("a string serializes");
+        put(out, b":");
+        write_canonical(v, out);
+    }
+    put(out, b"}");
+}
+
+/// Writes to one of the infallible sinks: a `Vec`, [`Compare`] or [`Count`].
+fn put(out: &mut impl io::Write, bytes: &[u8]) {
+    out.write_all(bytes).expect("the sinks never fail");
+}
+
+/// A sink that compares what is written with `expected`, from its start.
+struct Compare<'a> {
+    expected: &'a [u8],
+    at: usize,
+    same: bool,
+}
+
+impl io::Write for Compare<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.same {
+            let end = self.at + buf.len();
+            self.same = self.expected.get(self.at..end) == Some(buf);
+            self.at = end;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that counts the bytes written.
+struct Count(usize);
+
+impl io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -854,7 +949,7 @@ mod tests {
             for (k, v) in change.as_object().unwrap() {
                 event[k] = v.clone();
             }
-            let bytes = canonical(&entry_value(&event, &fp, b"sig"));
+            let bytes = canonical(&entry_value(event, &fp, b"sig"));
             let got = Entry::parse(&bytes);
             if want.is_empty() {
                 got.unwrap_or_else(|e| panic!("{change}: {e}"));
@@ -862,6 +957,27 @@ mod tests {
                 let e = got.expect_err(&change.to_string());
                 assert!(e.to_string().contains(want), "{change}: {e}");
             }
+        }
+    }
+
+    #[test]
+    fn fingerprints_have_one_spelling() {
+        let hex = "00ff10a9".repeat(8);
+        let want: Vec<u8> = [0x00, 0xff, 0x10, 0xa9].repeat(8);
+        assert_eq!(
+            parse_fingerprint(&format!("sha256:{hex}")).map(|f| f.to_vec()),
+            Some(want)
+        );
+        for bad in [
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("sha256:{}", &hex[1..]),
+            format!("sha256:{hex}0"),
+            format!("sha256:{}g", &hex[1..]),
+            format!("sha512:{hex}"),
+            hex.clone(),
+            format!("sha256:{}é", &hex[2..]),
+        ] {
+            assert_eq!(parse_fingerprint(&bad), None, "{bad}");
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod log;
+mod shards;
 pub mod state;
 pub mod store;
 pub mod tiles;

@@ -14,6 +14,7 @@ use verify::keys::PublicKey;
 use verify::merkle::Hash;
 
 use crate::event::{Entry, EntryError, EventType, SignatureMismatch, fingerprint};
+use crate::shards::ShardedMap;
 
 /// A key allowed to submit some event types.
 #[derive(Clone)]
@@ -153,18 +154,19 @@ pub enum Applied {
 #[derive(Default)]
 pub struct State {
     size: u64,
+    // The maps that grow with the log are sharded: none stops the ledger to grow (`shards`).
     /// Artifacts pushed and not deleted since: repository and manifest digest.
-    live: HashSet<(String, String)>,
+    live: ShardedMap<(String, String), ()>,
     /// Manifest digests pushed to any repository and not deleted everywhere, with the count of
     /// repositories holding each.
-    live_digests: HashMap<String, u32>,
+    live_digests: ShardedMap<String, u32>,
     policies: HashSet<String>,
     /// Revoked key fingerprints and the index of the entry that revoked each.
     revoked: HashMap<[u8; 32], u64>,
     /// Every leaf hash, for idempotent resubmission.
-    leaves: HashMap<Hash, u64>,
+    leaves: ShardedMap<Hash, u64>,
     /// Entry indexes by every digest an event names (subject, config, evidence, policy).
-    by_digest: HashMap<String, Vec<u64>>,
+    by_digest: ShardedMap<String, Vec<u64>>,
 }
 
 impl State {
@@ -190,7 +192,7 @@ impl State {
     /// Whether `repository@digest` was pushed and not deleted since.
     pub fn is_live(&self, repository: &str, digest: &str) -> bool {
         self.live
-            .contains(&(repository.to_owned(), digest.to_owned()))
+            .contains_key(&(repository.to_owned(), digest.to_owned()))
     }
 
     /// Decides whether `entry`, already through [`Authorities::check`], is consistent with the
@@ -214,11 +216,15 @@ impl State {
                 revoked_at,
             });
         }
-        let digest = event.subject.digest.as_ref().map(|d| d.to_string());
+        // Formatted only for the rules that look it up.
+        let digest = || event.subject.digest.as_ref().map(|d| d.to_string());
         let live_artifact = || -> Result<(), Rejection> {
             let repository = event.subject.repository.clone().unwrap_or_default();
-            let digest = digest.clone().unwrap_or_default();
-            if self.live.contains(&(repository.clone(), digest.clone())) {
+            let digest = digest().unwrap_or_default();
+            if self
+                .live
+                .contains_key(&(repository.clone(), digest.clone()))
+            {
                 Ok(())
             } else {
                 Err(Rejection::UnknownArtifact {
@@ -250,7 +256,7 @@ impl State {
                 // (a referrer or a cosign tag), pushed before it is attached.
                 let repository = event.subject.repository.clone().unwrap_or_default();
                 for d in &event.evidence {
-                    if !self.live.contains(&(repository.clone(), d.to_string())) {
+                    if !self.live.contains_key(&(repository.clone(), d.to_string())) {
                         return Err(Rejection::UnknownArtifact {
                             event: event.kind,
                             repository,
@@ -266,9 +272,9 @@ impl State {
             }
             EventType::DeployAllowed | EventType::DeployDenied => {
                 known_policy()?;
-                self.known_digest(event.kind, digest.as_deref())
+                self.known_digest(event.kind, digest().as_deref())
             }
-            EventType::DriftDetected => self.known_digest(event.kind, digest.as_deref()),
+            EventType::DriftDetected => self.known_digest(event.kind, digest().as_deref()),
             EventType::KeyRevoked => {
                 let key = event.subject.key.as_deref().unwrap_or_default();
                 match crate::event::parse_fingerprint(key) {
@@ -309,13 +315,13 @@ impl State {
         match event.kind {
             EventType::ArtifactPushed => {
                 let key = artifact();
-                if self.live.insert(key.clone()) {
+                if self.live.insert(key.clone(), ()).is_none() {
                     *self.live_digests.entry(key.1).or_default() += 1;
                 }
             }
             EventType::ArtifactDeleted => {
                 let key = artifact();
-                if self.live.remove(&key)
+                if self.live.remove(&key).is_some()
                     && let Some(n) = self.live_digests.get_mut(&key.1)
                 {
                     *n -= 1;
@@ -341,13 +347,12 @@ impl State {
             }
             _ => {}
         }
-        let mut named: BTreeSet<String> = event.digests().map(|d| d.to_string()).collect();
-        if let Some(p) = event.detail_str("policy") {
-            named.insert(p.to_owned());
-        }
-        if let Some(k) = &event.subject.key {
-            named.insert(k.clone());
-        }
+        let mut named: Vec<String> = event.digests().map(|d| d.to_string()).collect();
+        named.extend(event.detail_str("policy").map(str::to_owned));
+        named.extend(event.subject.key.clone());
+        // Each name once, in order: the index stays the same on every replay.
+        named.sort_unstable();
+        named.dedup();
         for d in named {
             self.by_digest.entry(d).or_default().push(index);
         }
