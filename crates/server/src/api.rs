@@ -134,6 +134,7 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
     };
     let d = digest.clone();
     let app2 = Arc::clone(app);
+    let who = who.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let checkpoint = ledger.checkpoint();
         let size = checkpoint.checkpoint().size();
@@ -184,6 +185,10 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
             let Ok(name) = RepoName::parse(&repo) else {
                 continue;
             };
+            // The ledger is readable by any user; a repository's decisions only by its readers.
+            if !app2.auth.can(&who, &name, crate::auth::Action::Pull) {
+                continue;
+            }
             let gated = app2.gate.as_ref().is_some_and(|g| g.covers(&name));
             let admission = app2.meta.admission(&name, &d)?;
             state.push(json!({

@@ -73,6 +73,7 @@ async fn gated_with(
                 user("ci", "prod/**", Role::Push),
                 user("deploy", "**", Role::Pull),
                 user("root", "**", Role::Admin),
+                user("outsider", "other/**", Role::Pull),
             ],
             anonymous: Vec::new(),
         };
@@ -638,6 +639,14 @@ async fn revocations_deny_and_the_trace_proves_every_step() {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
     }
     assert_eq!(trace["state"][0]["admitted"], false, "{trace}");
+    // Someone who cannot pull prod/app sees the ledger's entries, not the repository's state.
+    let outside = ci
+        .as_user("outsider", "outsider-pw")
+        .get(format!("/api/v1/trace/{d}"))
+        .await
+        .json();
+    assert_eq!(outside["state"], json!([]), "{outside}");
+    assert!(!outside["entries"].as_array().expect("entries").is_empty());
 }
 
 /// A bundle by `key` holding an in-toto statement about `subject` of `predicate_type`.
