@@ -15,6 +15,7 @@ use super::{CONTENT_DIGEST, Ctx, HoldsSpool, UPLOAD_UUID, receive, respond};
 use crate::App;
 use crate::auth::Action;
 use crate::error::{ApiError, ErrorCode};
+use crate::gate::{self, ReadCheck};
 use crate::store::StoreError;
 use crate::store::uploads::{Checkout, Session};
 
@@ -66,20 +67,29 @@ async fn try_mount(
                 .collect()
         }
     };
-    let Some(source) = sources
+    let readable: Vec<RepoName> = sources
         .into_iter()
-        .find(|s| ctx.app.auth.can(&ctx.who, s, Action::Pull))
-    else {
+        .filter(|s| ctx.app.auth.can(&ctx.who, s, Action::Pull))
+        .collect();
+    if readable.is_empty() {
         return Ok(None);
-    };
-    let (target, d) = (name.clone(), digest.clone());
+    }
+    let (target, d, who) = (name.clone(), digest.clone(), ctx.who.clone());
     let mounted = ctx
         .app
         .blocking(move |app| {
-            if app.meta.blob_in_repo(&source, &d)?.is_none() {
-                return Ok(None);
+            for source in readable {
+                if app.meta.blob_in_repo(&source, &d)?.is_none() {
+                    continue;
+                }
+                // A mount reads the blob: one the gate would refuse this caller in its
+                // repository (a quarantined layer) cannot be mounted elsewhere to be read there.
+                if let ReadCheck::Deny(_) = gate::check_blob(app, &who, &source, &d)? {
+                    continue;
+                }
+                return app.meta.mount_blob(&target, &d, || app.blobs.exists(&d));
             }
-            app.meta.mount_blob(&target, &d, || app.blobs.exists(&d))
+            Ok(None)
         })
         .await?;
     Ok(mounted.map(|_| created(name, digest)))

@@ -74,6 +74,14 @@ async fn gated_with(
                 user("deploy", "**", Role::Pull),
                 user("root", "**", Role::Admin),
                 user("outsider", "other/**", Role::Pull),
+                User {
+                    name: "mounter".into(),
+                    password: password("mounter-pw"),
+                    grants: vec![
+                        Grant::new(&["**".to_owned()], &[Role::Pull]).expect("a grant"),
+                        Grant::new(&["scratch/**".to_owned()], &[Role::Push]).expect("a grant"),
+                    ],
+                },
             ],
             anonymous: Vec::new(),
         };
@@ -799,5 +807,46 @@ async fn children_inherit_an_admitted_index_only_when_the_policy_says_so() {
     assert_eq!(
         through[0]["event"]["details"]["throughIndex"],
         digest_of(&index)
+    );
+}
+
+/// A user who may pull the gated repository and push an ungated one cannot mount a quarantined
+/// layer into the ungated one to read it there; once the image is admitted, the mount works.
+#[tokio::test]
+async fn a_quarantined_layer_cannot_be_mounted_elsewhere() {
+    let (ci, deploy, trusted, _dir) = gated("enforce").await;
+    let mounter = ci.as_user("mounter", "mounter-pw");
+    let (image, layer) = push_image(&ci, 400, None).await;
+    let mount = format!("/v2/scratch/copy/blobs/uploads/?mount={layer}&from={REPO}");
+    let refused = mounter.post(&mount).await;
+    assert_eq!(
+        refused.status, 202,
+        "an upload session, not a mount: {refused:?}"
+    );
+    let read = mounter.get(format!("/v2/scratch/copy/blobs/{layer}")).await;
+    assert_eq!(read.status, 404, "{read:?}");
+    // Without `from`, no repository offers it either.
+    let any = mounter
+        .post(format!("/v2/scratch/copy/blobs/uploads/?mount={layer}"))
+        .await;
+    assert_eq!(any.status, 202, "{any:?}");
+
+    push_referrer(
+        &ci,
+        401,
+        &image,
+        sign_bundle(&trusted, &digest_of(&image)),
+        BUNDLE,
+    )
+    .await;
+    assert_eq!(status_of_manifest(&deploy, &digest_of(&image)).await, 200);
+    let mounted = mounter.post(&mount).await;
+    assert_eq!(mounted.status, 201, "{mounted:?}");
+    assert_eq!(
+        mounter
+            .get(format!("/v2/scratch/copy/blobs/{layer}"))
+            .await
+            .status,
+        200
     );
 }
