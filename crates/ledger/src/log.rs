@@ -613,6 +613,15 @@ impl Ledger {
             .filter(|i| *i < shared.published)
     }
 
+    /// The index of the entry that revoked the artifact `digest`, if it is revoked.
+    pub fn digest_revoked_at(&self, digest: &str) -> Option<u64> {
+        let shared = self.read();
+        shared
+            .state
+            .digest_revoked_at(digest)
+            .filter(|i| *i < shared.published)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }

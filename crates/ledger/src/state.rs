@@ -163,6 +163,8 @@ pub struct State {
     policies: HashSet<String>,
     /// Revoked key fingerprints and the index of the entry that revoked each.
     revoked: HashMap<[u8; 32], u64>,
+    /// Revoked artifact digests (`key.revoked` naming a digest) and the first entry doing so.
+    revoked_digests: HashMap<String, u64>,
     /// Every leaf hash, for idempotent resubmission.
     leaves: ShardedMap<Hash, u64>,
     /// Entry indexes by every digest an event names (subject, config, evidence, policy).
@@ -187,6 +189,11 @@ impl State {
     /// The index of the entry that revoked `key`, if any.
     pub fn revoked_at(&self, key: &[u8; 32]) -> Option<u64> {
         self.revoked.get(key).copied()
+    }
+
+    /// The index of the entry that revoked the artifact `digest`, if any.
+    pub fn digest_revoked_at(&self, digest: &str) -> Option<u64> {
+        self.revoked_digests.get(digest).copied()
     }
 
     /// Whether `repository@digest` was pushed and not deleted since.
@@ -343,6 +350,8 @@ impl State {
                     .and_then(crate::event::parse_fingerprint)
                 {
                     self.revoked.insert(fp, index);
+                } else if let Some(d) = &event.subject.digest {
+                    self.revoked_digests.entry(d.to_string()).or_insert(index);
                 }
             }
             _ => {}
@@ -539,6 +548,17 @@ mod tests {
             w.submit(revoke, &node).unwrap_err().code(),
             "ALREADY_REVOKED"
         );
+        // An artifact revoked by its digest: the state says so, from that entry on.
+        assert_eq!(w.state.digest_revoked_at(d('7').as_str()), None);
+        let mut by_digest = event(EventType::KeyRevoked, None, Some(d('7')));
+        by_digest
+            .details
+            .insert("reason".into(), "a bad build".into());
+        let at = match w.submit(by_digest, &node).unwrap() {
+            Applied::Appended(i) => i,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(w.state.digest_revoked_at(d('7').as_str()), Some(at));
         // Deleting: once, then signatures for it are refused.
         w.submit(
             event(EventType::ArtifactDeleted, Some("app"), Some(d('a'))),

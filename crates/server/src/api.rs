@@ -227,16 +227,16 @@ async fn revoke(app: &Arc<App>, who: &Principal, body: Body) -> Result<Response,
             "this registry keeps no ledger",
         ));
     }
-    let bytes = body
+    // Read at most MAX_BODY bytes: a larger body is refused before it is all in memory.
+    let bytes = http_body_util::Limited::new(body, MAX_BODY)
         .collect()
         .await
-        .map_err(|e| bad_request(format!("the request body ended early: {e}")))?
+        .map_err(|e| {
+            bad_request(format!(
+                "the body is unreadable or larger than {MAX_BODY} bytes: {e}"
+            ))
+        })?
         .to_bytes();
-    if bytes.len() > MAX_BODY {
-        return Err(bad_request(format!(
-            "the body is larger than {MAX_BODY} bytes"
-        )));
-    }
     let request: Value =
         serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("not JSON: {e}")))?;
     let reason = request["reason"]

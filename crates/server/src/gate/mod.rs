@@ -261,7 +261,7 @@ impl Gate {
             }
         }
         if let Some(ledger) = &app.ledger {
-            if revoked_digest(ledger, digest) {
+            if ledger.digest_revoked_at(digest.as_str()).is_some() {
                 evidence.revoked_artifacts.insert(digest.clone());
             }
             for policy in self.policies.policies() {
@@ -286,7 +286,9 @@ impl Gate {
         let is_index = manifest
             .as_ref()
             .is_some_and(|m| m.kind == ManifestKind::Index);
-        if !is_index && inherit && verdict.blocks() == Some(true) {
+        // A revoked child stays out whatever index holds it.
+        let revoked = evidence.revoked_artifacts.contains(digest);
+        if !is_index && inherit && !revoked && verdict.blocks() == Some(true) {
             through_index = admitted_index_holding(app, repo, digest)?;
         }
         // An index is admitted as a whole: each child must be admitted too, unless the
@@ -383,18 +385,6 @@ fn admitted_index_holding(
         }
     }
     Ok(None)
-}
-
-/// Whether the ledger holds a revocation of the artifact `digest` (`key.revoked` naming it).
-fn revoked_digest(ledger: &ledger::Ledger, digest: &Digest) -> bool {
-    ledger.entries_about(digest.as_str()).into_iter().any(|i| {
-        ledger.entry(i).ok().is_some_and(|bytes| {
-            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|e| {
-                e["event"]["type"] == "key.revoked"
-                    && e["event"]["subject"]["digest"] == digest.as_str()
-            })
-        })
-    })
 }
 
 /// A decision about one manifest, and what it was made on.
@@ -621,14 +611,14 @@ pub(crate) fn check_manifest(
     if !gated(app, who, repo) {
         return Ok(ReadCheck::Allow);
     }
-    if Manifest::parse(Some(media_type), content).is_ok_and(|m| is_evidence(&m)) {
+    // The stored decision first: an admitted image (the common read) is not parsed again.
+    let check = admitted_check(repo, digest, app.meta.admission(repo, digest)?);
+    if matches!(check, ReadCheck::Deny(_))
+        && Manifest::parse(Some(media_type), content).is_ok_and(|m| is_evidence(&m))
+    {
         return Ok(ReadCheck::Allow);
     }
-    Ok(admitted_check(
-        repo,
-        digest,
-        app.meta.admission(repo, digest)?,
-    ))
+    Ok(check)
 }
 
 /// May `who` read the blob `digest`? Only as part of an admitted manifest, or of a signature
@@ -645,9 +635,19 @@ pub(crate) fn check_blob(
     if app.meta.admitted_referrer_of(repo, digest)? {
         return Ok(ReadCheck::Allow);
     }
+    const LOOKED_AT: usize = 64;
+    let no_admitted_holder = || {
+        ApiError::denied(format!(
+            "blob {digest} of {repo} belongs to no admitted manifest"
+        ))
+        .with_detail(json!({ "digest": digest.as_str() }))
+    };
+    let holding = app.meta.manifests_referring_to(repo, digest, LOOKED_AT)?;
+    // With more holders than were looked at, a quarantined one may be among the rest: only an
+    // admitted holder (found above) may then serve it.
     let mut evidence_only = false;
-    let mut quarantined = None;
-    for (d, media_type, content) in app.meta.manifests_referring_to(repo, digest, 64)? {
+    let mut quarantined = (holding.len() >= LOOKED_AT).then(no_admitted_holder);
+    for (d, media_type, content) in holding {
         let Ok(manifest_digest) = Digest::parse(&d) else {
             continue;
         };
@@ -665,15 +665,11 @@ pub(crate) fn check_blob(
     if let Some(e) = quarantined {
         return Ok(ReadCheck::Deny(e));
     }
-    if evidence_only {
-        return Ok(ReadCheck::Allow);
-    }
-    Ok(ReadCheck::Deny(
-        ApiError::denied(format!(
-            "blob {digest} of {repo} belongs to no admitted manifest"
-        ))
-        .with_detail(json!({ "digest": digest.as_str() })),
-    ))
+    Ok(if evidence_only {
+        ReadCheck::Allow
+    } else {
+        ReadCheck::Deny(no_admitted_holder())
+    })
 }
 
 /// Before serving: records each policy not yet on the ledger (`policy.updated`, with its
@@ -729,9 +725,9 @@ pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
             continue;
         };
         if gate.covers(&repo) {
-            // Children before the indexes holding them: an index is decided again whenever
-            // one of its children is.
-            decide_and_record(app, &repo, &digest).await?;
+            // With propagation: a child decided before its index changed (admitted through
+            // it, say) is decided again once the index's decision changes.
+            evaluate(app, &repo, &digest).await?;
             evaluated += 1;
         }
     }

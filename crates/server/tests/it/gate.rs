@@ -808,6 +808,33 @@ async fn children_inherit_an_admitted_index_only_when_the_policy_says_so() {
         through[0]["event"]["details"]["throughIndex"],
         digest_of(&index)
     );
+
+    // A child revoked by its digest stays out, whatever index holds it.
+    let admin = ci.as_user("root", "root-pw");
+    let revoke = |body: Value| {
+        let admin = admin.clone();
+        async move {
+            let r = admin
+                .post("/api/v1/revocations")
+                .content_type("application/json")
+                .body(body.to_string())
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+        }
+    };
+    revoke(json!({"digest": digest_of(&arm), "reason": "a bad build"})).await;
+    assert_eq!(
+        status_of_manifest(&deploy, &digest_of(&arm)).await,
+        403,
+        "revoked child"
+    );
+    assert_eq!(status_of_manifest(&deploy, &digest_of(&amd)).await, 200);
+    // The signing key revoked: the index is denied, and so are the children it let in.
+    let fingerprint = verify::keys::hex(&trusted.public_key().expect("a key").fingerprint());
+    revoke(json!({"key": format!("sha256:{fingerprint}"), "reason": "leaked"})).await;
+    for d in [&amd, &arm, &index] {
+        assert_eq!(status_of_manifest(&deploy, &digest_of(d)).await, 403, "{d}");
+    }
 }
 
 /// A user who may pull the gated repository and push an ungated one cannot mount a quarantined
