@@ -5,7 +5,9 @@
 //! again), loads to the same digest: the canonical form loses nothing the decision uses. The
 //! decision fails closed: no evidence, or a revoked artifact, or every key revoked with no
 //! certificate, never admits; it is deterministic; an admission has no reasons, cites only
-//! evidence it was given, and a verdict names the policy's digest. Seeds (fuzz/seeds/policy):
+//! evidence it was given, and a verdict names the policy's digest. Under `bind_repository`,
+//! evidence whose signatures name no repository, or another one, never admits; without it,
+//! what signatures name changes nothing. Seeds (fuzz/seeds/policy):
 //! `y` + a YAML document or `t` + a TOML one, naming `a.pub`, `b.pub` and `root.json`.
 #![no_main]
 
@@ -16,6 +18,7 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use oci::{Algorithm, Digest, RepoName};
 use serde_json::{Value, json};
+use verify::intoto::Subject;
 use verify::keys::{self, PublicKey};
 use verify::policy::{
     Decision, Evidence, Format, Policy, Signer, VerifiedAttestation, VerifiedSignature, evaluate,
@@ -40,7 +43,7 @@ struct Fixture {
     root_digest: Digest,
     fingerprints: [String; 2],
     /// Evidence that satisfies many policies: both keys, a GitHub Actions certificate, and a
-    /// SLSA provenance attestation signed by each.
+    /// SLSA provenance attestation signed by each, all naming `prod/app`, its repository.
     rich: Evidence,
 }
 
@@ -60,6 +63,13 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         trusted_root: root_digest.clone(),
     };
     let mut rich = Evidence::new(d("artifact"), RepoName::parse("prod/app").expect("a name"));
+    let name = "127.0.0.1:5000/prod/app";
+    let subject = Subject {
+        name: name.to_owned(),
+        digest: [("sha256".to_owned(), rich.artifact.hex().to_owned())]
+            .into_iter()
+            .collect(),
+    };
     for (i, signer) in [Signer::key(&a), Signer::key(&b), cert]
         .into_iter()
         .enumerate()
@@ -67,11 +77,12 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         rich.signatures.push(VerifiedSignature {
             signer: signer.clone(),
             evidence: d(&format!("sig{i}")),
+            names: vec![name.to_owned()],
         });
         rich.attestations.push(VerifiedAttestation {
             predicate_type: "https://slsa.dev/provenance/v1".to_owned(),
             predicate: provenance(),
-            subject: Vec::new(),
+            subject: vec![subject.clone()],
             signer,
             evidence: d(&format!("att{i}")),
         });
@@ -227,4 +238,22 @@ fn check_decisions(policy: &Policy) {
         .signatures
         .retain(|s| matches!(s.signer, Signer::Key { .. }));
     assert_eq!(evaluate(policy, &keys_revoked).decision, Decision::Deny);
+
+    // Signatures that name nothing: the same verdict, unless the policy binds them.
+    let mut nameless = f.rich.clone();
+    for s in &mut nameless.signatures {
+        s.names.clear();
+    }
+    let unbound = evaluate(policy, &nameless);
+    if policy.bind_repository() {
+        assert_eq!(unbound.decision, Decision::Deny, "{unbound}");
+    } else {
+        assert_eq!(unbound, v);
+    }
+    // Everything names prod/app: in another repository, a binding policy admits nothing.
+    let mut elsewhere = f.rich.clone();
+    elsewhere.repository = RepoName::parse("prod/other").expect("a name");
+    if policy.bind_repository() {
+        assert_eq!(evaluate(policy, &elsewhere).decision, Decision::Deny);
+    }
 }

@@ -489,7 +489,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             None => eprintln!("{repo}:{tag} already holds this signature; nothing pushed"),
         }
     } else {
-        let payload = sign_statement(&target.digest, &annotations);
+        let payload = sign_statement(&go_repository_name(repo), &target.digest, &annotations);
         let bundle = dsse_bundle(&key, payload)?;
         let referrer = attach_bundle(&client, repo, &target, bundle, SIGN_PREDICATE_TYPE).await?;
         eprintln!("Pushed signature to {repo}@{referrer}");
@@ -615,11 +615,15 @@ async fn resolve(client: &Client, image: &ImageRef, verb: &str) -> anyhow::Resul
 }
 
 /// The statement cosign 3 signs for `cosign sign`, as protobuf JSON writes it: an in-toto
-/// Statement v1 whose one subject is the digest (no name) with the annotations, predicate
-/// type https://sigstore.dev/cosign/sign/v1 and an empty predicate.
-fn sign_statement(digest: &Digest, annotations: &BTreeMap<String, String>) -> Vec<u8> {
+/// Statement v1 whose one subject is the digest with the annotations, predicate type
+/// https://sigstore.dev/cosign/sign/v1 and an empty predicate. Unlike cosign 3 (whose subject
+/// has no name), the subject names the repository, as cosign's attestations do: verifiers
+/// match the digest and ignore the name, and a policy that binds signatures to their
+/// repository (`bind_repository`) can count it.
+fn sign_statement(name: &str, digest: &Digest, annotations: &BTreeMap<String, String>) -> Vec<u8> {
     #[derive(Serialize)]
     struct SignSubject<'a> {
+        name: &'a str,
         digest: BTreeMap<String, &'a str>,
         annotations: &'a BTreeMap<String, String>,
     }
@@ -635,6 +639,7 @@ fn sign_statement(digest: &Digest, annotations: &BTreeMap<String, String>) -> Ve
     let statement = SignStatement {
         type_: intoto::STATEMENT_V1,
         subject: [SignSubject {
+            name,
             digest: BTreeMap::from([(digest.algorithm().to_string(), digest.hex())]),
             annotations,
         }],
@@ -1471,14 +1476,14 @@ mod tests {
         let d = digest(b"image");
         let none = BTreeMap::new();
         assert_eq!(
-            String::from_utf8(sign_statement(&d, &none)).unwrap(),
+            String::from_utf8(sign_statement("registry.example/prod/app", &d, &none)).unwrap(),
             format!(
-                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{}"}},"annotations":{{}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{{}}}}"#,
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"registry.example/prod/app","digest":{{"sha256":"{}"}},"annotations":{{}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{{}}}}"#,
                 d.hex()
             )
         );
         let annotated = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
-        let st = Statement::parse(&sign_statement(&d, &annotated)).unwrap();
+        let st = Statement::parse(&sign_statement("prod/app", &d, &annotated)).unwrap();
         assert_eq!(st.predicate_type, SIGN_PREDICATE_TYPE);
         assert!(st.subject_for(&d).is_some());
     }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
-use verify::evidence::{SIGN_PREDICATE_TYPE, Want};
+use verify::evidence::{self, SIGN_PREDICATE_TYPE, Want};
 use verify::policy::{
     self, AuthorityKind, Evidence, Policy, PolicyError, PolicySet, SetVerdict, Signer,
     VerifiedAttestation, VerifiedSignature,
@@ -129,6 +129,7 @@ fn eval(
                                 let s = VerifiedSignature {
                                     signer,
                                     evidence: f.digest.clone(),
+                                    names: evidence::signed_names(payload.as_ref(), &report.digest),
                                 };
                                 if !ev.signatures.contains(&s) {
                                     ev.signatures.push(s);

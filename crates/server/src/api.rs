@@ -45,6 +45,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
             trace(&app, &who, r.trim_start_matches("trace/")).await
         }
         ("revocations", &Method::POST) => revoke(&app, &who, body).await,
+        ("policies/reload", &Method::POST) => reload_policies(&app, &who).await,
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::Unsupported,
@@ -189,7 +190,10 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
             if !app2.auth.can(&who, &name, crate::auth::Action::Pull) {
                 continue;
             }
-            let gated = app2.gate.as_ref().is_some_and(|g| g.covers(&name));
+            let gated = app2
+                .gate
+                .as_ref()
+                .is_some_and(|g| g.current().covers(&name));
             let admission = app2.meta.admission(&name, &d)?;
             state.push(json!({
                 "repository": repo,
@@ -211,15 +215,37 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// `POST /api/v1/policies/reload` (administrators only): reads the gate's policy files again
+/// and puts them in force if they changed; answers what is in force. A file that does not load
+/// is a 400 with its error, and the policies in force stay.
+async fn reload_policies(app: &Arc<App>, who: &Principal) -> Result<Response, ApiError> {
+    require_admin(app, who)?;
+    match crate::gate::reload(app).await {
+        Ok(reloaded) => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&reloaded).unwrap_or_default(),
+        )),
+        Err(crate::gate::reload::ReloadError::Reevaluate(e)) => {
+            Err(ApiError::internal(format!("policies reloaded; {e}")))
+        }
+        Err(e) => Err(bad_request(e.to_string())),
+    }
+}
+
+fn require_admin(app: &App, who: &Principal) -> Result<(), ApiError> {
+    if app.auth.is_admin(who) {
+        return Ok(());
+    }
+    Err(match who {
+        Principal::Anonymous => ApiError::unauthorized(app.auth.realm()),
+        Principal::User(n) => ApiError::denied(format!("user {n:?} is not an administrator")),
+    })
+}
+
 /// `POST /api/v1/revocations` with `{"key": "sha256:<hex>" | "digest": "sha256:<hex>",
 /// "reason": "..."}`: records the revocation and decides every covered artifact again.
 async fn revoke(app: &Arc<App>, who: &Principal, body: Body) -> Result<Response, ApiError> {
-    if !app.auth.is_admin(who) {
-        return Err(match who {
-            Principal::Anonymous => ApiError::unauthorized(app.auth.realm()),
-            Principal::User(n) => ApiError::denied(format!("user {n:?} is not an administrator")),
-        });
-    }
+    require_admin(app, who)?;
     if app.ledger.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -13,6 +13,8 @@ use crate::auth::{AuthConfig, Grant, Role, User, UserPassword};
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
 pub const DEFAULT_DATA_DIR: &str = "./vouch-data";
+/// How often policy files are checked for changes unless the configuration says otherwise.
+pub const DEFAULT_POLICY_WATCH: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -42,6 +44,13 @@ pub struct Config {
     /// The policies the gate enforces (`[gate] policies`), loaded and checked. A repository no
     /// policy covers is served as a plain registry serves it.
     pub policies: verify::policy::PolicySet,
+    /// The files `policies` were read from, in order: the gate reads them again (see
+    /// `gate::reload`) on SIGHUP, on `POST /api/v1/policies/reload` and every
+    /// [`Config::policy_watch`]. Empty when the policies were given directly (tests).
+    pub policy_files: Vec<PathBuf>,
+    /// How often the gate looks for changed policy files (`[gate] watch_interval`, default
+    /// 10s); `None` (`"0s"`) checks only when asked.
+    pub policy_watch: Option<Duration>,
 }
 
 /// The ledger's settings (`[ledger]`). The ledger itself lives in `<data>/ledger`.
@@ -136,6 +145,8 @@ impl Config {
             auth: AuthConfig::default(),
             ledger: LedgerConfig::default(),
             policies: verify::policy::PolicySet::default(),
+            policy_files: Vec::new(),
+            policy_watch: Some(DEFAULT_POLICY_WATCH),
         }
     }
 
@@ -201,7 +212,12 @@ impl Config {
         }
         config.auth = resolve_auth(file.auth, &resolve)?;
         config.ledger = resolve_ledger(file.ledger, &resolve)?;
-        config.policies = resolve_gate(file.gate, &resolve)?;
+        if let Some(d) = &file.gate.watch_interval {
+            let d = parse_duration(d)?;
+            config.policy_watch = (!d.is_zero()).then_some(d);
+        }
+        config.policy_files = file.gate.policies.iter().map(|f| resolve(f)).collect();
+        config.policies = load_policies(&config.policy_files)?;
         Ok(config)
     }
 }
@@ -225,6 +241,9 @@ struct GateSection {
     /// Policy documents (YAML or TOML), relative to the configuration file.
     #[serde(default)]
     policies: Vec<String>,
+    /// How often the files are checked for changes (`"0s"`: never, only on SIGHUP or
+    /// `POST /api/v1/policies/reload`).
+    watch_interval: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -294,14 +313,12 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-fn resolve_gate(
-    section: GateSection,
-    resolve: &dyn Fn(&str) -> PathBuf,
-) -> Result<verify::policy::PolicySet, ConfigError> {
+/// Reads and checks the policy documents `files` (with the keys and trusted roots they name)
+/// into one set: at start, and again whenever the gate reloads.
+pub fn load_policies(files: &[PathBuf]) -> Result<verify::policy::PolicySet, ConfigError> {
     let mut policies = Vec::new();
-    for file in &section.policies {
-        let path = resolve(file);
-        let policy = verify::policy::load(&path, &|p: &Path| std::fs::read(p)).map_err(|e| {
+    for path in files {
+        let policy = verify::policy::load(path, &|p: &Path| std::fs::read(p)).map_err(|e| {
             ConfigError::Parse {
                 path: path.clone(),
                 message: e.to_string(),
@@ -596,6 +613,38 @@ mod tests {
                 .to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn gate_section_keeps_its_files_and_watch_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = verify::keys::PrivateKey::generate(verify::keys::KeyKind::EcdsaP256)
+            .unwrap()
+            .public_key()
+            .unwrap();
+        std::fs::write(dir.path().join("release.pub"), key.to_pem()).unwrap();
+        std::fs::write(
+            dir.path().join("prod.yaml"),
+            "name: prod\nrepositories: [\"prod/**\"]\nauthorities:\n  - name: r\n    key: release.pub\n",
+        )
+        .unwrap();
+        let file = dir.path().join("vouch.toml");
+        let c = Config::from_toml("[gate]\npolicies = [\"prod.yaml\"]\n", &file).unwrap();
+        assert_eq!(c.policy_files, [dir.path().join("prod.yaml")]);
+        assert_eq!(c.policies.policies().len(), 1);
+        assert_eq!(c.policy_watch, Some(DEFAULT_POLICY_WATCH));
+        let text = "[gate]\npolicies = [\"prod.yaml\"]\nwatch_interval = \"0s\"\n";
+        assert_eq!(Config::from_toml(text, &file).unwrap().policy_watch, None);
+        let text = "[gate]\npolicies = [\"prod.yaml\"]\nwatch_interval = \"2m\"\n";
+        assert_eq!(
+            Config::from_toml(text, &file).unwrap().policy_watch,
+            Some(Duration::from_secs(120))
+        );
+        let text = "[gate]\npolicies = [\"prod.yaml\"]\nwatch_interval = \"soon\"\n";
+        assert!(Config::from_toml(text, &file).is_err());
+        let missing = "[gate]\npolicies = [\"gone.yaml\"]\n";
+        let err = Config::from_toml(missing, &file).unwrap_err().to_string();
+        assert!(err.contains("gone.yaml"), "{err}");
     }
 
     #[test]

@@ -53,8 +53,9 @@ pub struct App {
     /// The ledger: [`serve`] always opens one. Without it (some tests) the registry records
     /// nothing and `/ledger/` answers 404.
     pub ledger: Option<ledger::Ledger>,
-    /// The policies' gate; `None` when the configuration names no policy.
-    pub gate: Option<gate::Gate>,
+    /// The policies' gate (the version in force); `None` when the configuration names no
+    /// policy.
+    pub gate: Option<gate::GateCell>,
 }
 
 impl App {
@@ -99,7 +100,10 @@ impl App {
             None
         } else {
             let key = gate::countersigning_key(&config.data_dir)?;
-            Some(gate::Gate::new(config.policies.clone(), key))
+            Some(gate::GateCell::new(
+                gate::Gate::new(config.policies.clone()),
+                key,
+            ))
         };
         Ok(Arc::new(App {
             config,
@@ -282,6 +286,10 @@ async fn run(
     tracing::info!(addr = %local, data = %app.config.data_dir.display(), open = app.auth.is_open(), "vouch registry listening");
 
     let expiry = tokio::spawn(maintain(Arc::clone(app)));
+    let policies = tokio::spawn(gate::reload::watch(
+        Arc::clone(app),
+        app.config.policy_watch,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut drain_rx = stop_rx.clone();
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -307,6 +315,7 @@ async fn run(
         }
     };
     expiry.abort();
+    policies.abort();
     Ok(result?)
 }
 

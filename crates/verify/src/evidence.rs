@@ -12,9 +12,10 @@ use serde_json::Value;
 use crate::bundle::{Bundle, Content};
 use crate::cosign_classic::{
     self, BUNDLE_ANNOTATION, Claim, DSSE_MEDIA_TYPE, Image, Layer, PREDICATE_TYPE_ANNOTATION,
-    SIMPLE_SIGNING_MEDIA_TYPE,
+    SIMPLE_SIGNING_MEDIA_TYPE, SimpleSigning,
 };
 use crate::dsse::Envelope;
+use crate::intoto::Statement;
 use crate::keys::HashAlg;
 use crate::sigstore::{Artifact, Identity, Options, VerifiedSigner, Verifier};
 
@@ -68,6 +69,39 @@ pub struct Proven {
     pub predicate_type: Option<String>,
     /// What was signed, as signed: the statement, or the simple-signing payload.
     pub payload: Option<Value>,
+}
+
+impl Proven {
+    /// What it names `artifact` as: [`signed_names`] of its payload.
+    pub fn names(&self, artifact: &Digest) -> Vec<String> {
+        signed_names(self.payload.as_ref(), artifact)
+    }
+}
+
+/// What a verified payload names the artifact as, as signed (`127.0.0.1:5000/prod/app`): a
+/// simple-signing payload's docker-reference, if its digest is `artifact`, or the names of a
+/// statement's subjects whose digest is `artifact` (empty names left out). Empty when it
+/// names nothing, is neither, or is absent (a message signature): a policy that binds
+/// signatures to the repository (`verify::policy`, `bind_repository`) then does not count
+/// it. What fills `verify::policy::VerifiedSignature::names`.
+pub fn signed_names(payload: Option<&Value>, artifact: &Digest) -> Vec<String> {
+    let Some(bytes) = payload.and_then(|p| serde_json::to_vec(p).ok()) else {
+        return Vec::new();
+    };
+    if let Ok(statement) = Statement::parse(&bytes) {
+        return statement
+            .subject
+            .into_iter()
+            .filter(|s| s.matches(artifact) && !s.name.is_empty())
+            .map(|s| s.name)
+            .collect();
+    }
+    match SimpleSigning::parse(&bytes) {
+        Ok(p) if p.digest == *artifact && !p.docker_reference.is_empty() => {
+            vec![p.docker_reference]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Why a signature whose (unsigned) annotation names `annotated` is not what `want` asks for;
@@ -364,6 +398,78 @@ mod tests {
 
     fn digest(bytes: &[u8]) -> Digest {
         Digest::compute(Algorithm::Sha256, bytes)
+    }
+
+    #[test]
+    fn signed_names_are_what_the_payload_names_the_artifact_as() {
+        let image = digest(b"image");
+        let other = digest(b"other");
+        let statement = |subject: Value| {
+            serde_json::json!({
+                "_type": "https://in-toto.io/Statement/v1",
+                "subject": subject,
+                "predicateType": SIGN_PREDICATE_TYPE,
+                "predicate": {}
+            })
+        };
+        let subject = |name: Option<&str>, d: &Digest| match name {
+            Some(n) => serde_json::json!({"name": n, "digest": {"sha256": d.hex()}}),
+            None => serde_json::json!({"digest": {"sha256": d.hex()}}),
+        };
+        let classic = |reference: &str, d: &Digest| {
+            serde_json::from_slice::<Value>(&cosign_classic::simple_signing_payload(
+                reference,
+                d,
+                &BTreeMap::new(),
+            ))
+            .unwrap()
+        };
+        let upper = serde_json::json!([{
+            "name": "prod/app",
+            "digest": {"sha256": image.hex().to_ascii_uppercase()}
+        }]);
+        let cases: Vec<(Option<Value>, &[&str])> = vec![
+            (
+                Some(statement(serde_json::json!([subject(
+                    Some("127.0.0.1:5000/prod/app"),
+                    &image
+                )]))),
+                &["127.0.0.1:5000/prod/app"],
+            ),
+            // Only the subjects with the artifact's digest; an empty or missing name is none.
+            (
+                Some(statement(serde_json::json!([
+                    subject(Some("dev/app"), &other),
+                    subject(Some(""), &image),
+                    subject(None, &image),
+                    subject(Some("prod/app"), &image),
+                ]))),
+                &["prod/app"],
+            ),
+            (
+                Some(statement(serde_json::json!([subject(None, &image)]))),
+                &[],
+            ),
+            (
+                Some(statement(serde_json::json!([subject(
+                    Some("prod/app"),
+                    &other
+                )]))),
+                &[],
+            ),
+            (Some(statement(upper)), &["prod/app"]),
+            (
+                Some(classic("registry.example/prod/app", &image)),
+                &["registry.example/prod/app"],
+            ),
+            (Some(classic("registry.example/prod/app", &other)), &[]),
+            (Some(serde_json::json!({"name": "prod/app"})), &[]),
+            (Some(serde_json::json!("prod/app")), &[]),
+            (None, &[]),
+        ];
+        for (payload, want) in cases {
+            assert_eq!(signed_names(payload.as_ref(), &image), want, "{payload:?}");
+        }
     }
 
     fn referrer(subject: &Digest, layers: &[(&str, &Digest)], predicate_type: &str) -> Vec<u8> {

@@ -21,6 +21,8 @@ pub mod rekor;
 pub mod sct;
 pub mod sigstore;
 pub mod slsa;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod time;
 pub mod trust_root;
 pub mod tsa;

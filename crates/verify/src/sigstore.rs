@@ -196,7 +196,7 @@ pub enum Failure {
         found: Vec<String>,
         expected: String,
     },
-    #[error("the certificate's OIDC issuer {found:?} does not match {expected}")]
+    #[error("the certificate's OIDC issuer {} does not match {expected}", found.as_deref().map_or_else(|| "(none)".to_owned(), |f| format!("{f:?}")))]
     IssuerMismatch {
         found: Option<String>,
         expected: String,

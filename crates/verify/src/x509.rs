@@ -1451,12 +1451,305 @@ pub fn format_time(unix: i64) -> String {
     crate::time::Timestamp::from_unix(unix).to_rfc3339()
 }
 
+/// Certificate building, for tests and for the test kit (`crate::testkit`, the `testkit`
+/// feature), which mints Fulcio-like chains with it. Nothing here verifies anything.
+#[cfg(any(test, feature = "testkit"))]
+// The kit uses part of what the tests use; without the tests the rest is unused.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod build {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
+
+    use super::*;
+    use crate::keys::{KeyKind, PrivateKey};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Alg {
+        Ecdsa(HashAlg),
+        Ed25519,
+        Rsa(HashAlg),
+        Pss(HashAlg),
+    }
+
+    pub(crate) enum Signer {
+        Key(PrivateKey),
+        /// P-521 with SHA-512, which `PrivateKey` does not generate.
+        P521(EcdsaKeyPair),
+    }
+
+    impl Signer {
+        pub(crate) fn generate(kind: KeyKind) -> Signer {
+            match kind {
+                KeyKind::EcdsaP521 => Signer::P521(
+                    EcdsaKeyPair::generate(&sig::ECDSA_P521_SHA512_ASN1_SIGNING).unwrap(),
+                ),
+                kind => Signer::Key(PrivateKey::generate(kind).unwrap()),
+            }
+        }
+
+        pub(crate) fn spki(&self) -> Vec<u8> {
+            match self {
+                Signer::Key(k) => k.public_key().unwrap().spki_der().to_vec(),
+                Signer::P521(p) => p.public_key().as_der().unwrap().as_ref().to_vec(),
+            }
+        }
+
+        pub(crate) fn public_key(&self) -> PublicKey {
+            PublicKey::from_spki_der(&self.spki()).unwrap()
+        }
+
+        pub(crate) fn sign(&self, alg: Alg, message: &[u8]) -> Vec<u8> {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            match (self, alg) {
+                (Signer::P521(pair), _) => pair.sign(&rng, message).unwrap().as_ref().to_vec(),
+                (Signer::Key(key), Alg::Pss(hash)) => key.sign_rsa_pss(hash, message).unwrap(),
+                (Signer::Key(PrivateKey::Rsa(pair)), Alg::Rsa(hash)) => {
+                    let encoding = match hash {
+                        HashAlg::Sha256 => &sig::RSA_PKCS1_SHA256,
+                        HashAlg::Sha384 => &sig::RSA_PKCS1_SHA384,
+                        HashAlg::Sha512 => &sig::RSA_PKCS1_SHA512,
+                    };
+                    let mut out = vec![0; pair.public_modulus_len()];
+                    pair.sign(encoding, &rng, message, &mut out).unwrap();
+                    out
+                }
+                (Signer::Key(key), _) => key.sign(message).unwrap(),
+            }
+        }
+    }
+
+    pub(crate) fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+        der::encode(tag::SEQUENCE, &parts.concat())
+    }
+
+    pub(crate) fn oid_tlv(id: Oid<'_>) -> Vec<u8> {
+        der::encode(tag::OID, id.as_bytes())
+    }
+
+    fn hash_oid(hash: HashAlg) -> Oid<'static> {
+        match hash {
+            HashAlg::Sha256 => oid::SHA256,
+            HashAlg::Sha384 => oid::SHA384,
+            HashAlg::Sha512 => oid::SHA512,
+        }
+    }
+
+    pub(crate) fn alg_der(alg: Alg) -> Vec<u8> {
+        use HashAlg::*;
+        match alg {
+            Alg::Ecdsa(h) => seq(&[oid_tlv(match h {
+                Sha256 => oid::ECDSA_WITH_SHA256,
+                Sha384 => oid::ECDSA_WITH_SHA384,
+                Sha512 => oid::ECDSA_WITH_SHA512,
+            })]),
+            Alg::Ed25519 => seq(&[oid_tlv(oid::ED25519)]),
+            Alg::Rsa(h) => seq(&[
+                oid_tlv(match h {
+                    Sha256 => oid::SHA256_WITH_RSA,
+                    Sha384 => oid::SHA384_WITH_RSA,
+                    Sha512 => oid::SHA512_WITH_RSA,
+                }),
+                der::encode(tag::NULL, &[]),
+            ]),
+            Alg::Pss(h) => pss_alg(h, h, h.output_len() as u8, false),
+        }
+    }
+
+    /// RSASSA-PSS AlgorithmIdentifier (hash parameters absent, as RFC 5754 prefers).
+    pub(crate) fn pss_alg(hash: HashAlg, mgf_hash: HashAlg, salt: u8, trailer: bool) -> Vec<u8> {
+        let hash_id = |h| seq(&[oid_tlv(hash_oid(h))]);
+        let mut params = vec![
+            der::encode(tag::context(0), &hash_id(hash)),
+            der::encode(
+                tag::context(1),
+                &seq(&[oid_tlv(oid::MGF1), hash_id(mgf_hash)]),
+            ),
+            der::encode(tag::context(2), &der::encode(tag::INTEGER, &[salt])),
+        ];
+        if trailer {
+            params.push(der::encode(
+                tag::context(3),
+                &der::encode(tag::INTEGER, &[1]),
+            ));
+        }
+        seq(&[oid_tlv(oid::RSASSA_PSS), seq(&params)])
+    }
+
+    /// A Name with one CN.
+    pub(crate) fn name(cn: &str) -> Vec<u8> {
+        seq(&[der::encode(
+            tag::SET,
+            &seq(&[
+                oid_tlv(Oid::new(&[0x55, 0x04, 0x03])),
+                der::encode(tag::UTF8_STRING, cn.as_bytes()),
+            ]),
+        )])
+    }
+
+    /// UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5).
+    fn time(t: i64) -> Vec<u8> {
+        let digits: String = format_time(t)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if digits.as_str() < "2050" {
+            der::encode(tag::UTC_TIME, format!("{}Z", &digits[2..]).as_bytes())
+        } else {
+            der::encode(tag::GENERALIZED_TIME, format!("{digits}Z").as_bytes())
+        }
+    }
+
+    pub(crate) fn ext(id: Oid<'_>, critical: bool, value: &[u8]) -> Vec<u8> {
+        let mut parts = vec![oid_tlv(id)];
+        if critical {
+            parts.push(der::encode(tag::BOOLEAN, &[0xff]));
+        }
+        parts.push(der::encode(tag::OCTET_STRING, value));
+        seq(&parts)
+    }
+
+    pub(crate) fn basic_constraints(ca: bool, path_len: Option<u8>) -> Vec<u8> {
+        let mut parts = Vec::new();
+        if ca {
+            parts.push(der::encode(tag::BOOLEAN, &[0xff]));
+        }
+        if let Some(n) = path_len {
+            parts.push(der::encode(tag::INTEGER, &[n]));
+        }
+        ext(oids::BASIC_CONSTRAINTS, true, &seq(&parts))
+    }
+
+    /// keyUsage as a minimal named bit list.
+    pub(crate) fn key_usage(bits: u16) -> Vec<u8> {
+        let value = if bits == 0 {
+            vec![0]
+        } else {
+            let top = 15 - bits.leading_zeros() as usize; // highest bit number set
+            let mut bytes = vec![0u8; top / 8 + 1];
+            for n in 0..16 {
+                if bits & (1 << n) != 0 {
+                    bytes[n / 8] |= 0x80 >> (n % 8);
+                }
+            }
+            [vec![(7 - top % 8) as u8], bytes].concat()
+        };
+        ext(oids::KEY_USAGE, true, &der::encode(tag::BIT_STRING, &value))
+    }
+
+    pub(crate) fn eku(purposes: &[Oid<'_>]) -> Vec<u8> {
+        let list: Vec<Vec<u8>> = purposes.iter().map(|p| oid_tlv(*p)).collect();
+        ext(oids::EXTENDED_KEY_USAGE, false, &seq(&list))
+    }
+
+    pub(crate) fn san(names: &[Vec<u8>]) -> Vec<u8> {
+        ext(oids::SUBJECT_ALT_NAME, true, &seq(names))
+    }
+
+    /// A TBSCertificate's parts; the defaults make a v3 certificate.
+    #[derive(Clone)]
+    pub(crate) struct Template {
+        /// The explicit version INTEGER (2 is v3); `None` omits the field (v1).
+        pub version: Option<u8>,
+        pub serial: Vec<u8>,
+        pub issuer: Vec<u8>,
+        pub subject: Vec<u8>,
+        pub not_before: i64,
+        pub not_after: i64,
+        pub extensions: Vec<Vec<u8>>,
+        /// Replaces the AlgorithmIdentifier inside the TBSCertificate.
+        pub inner_alg: Option<Vec<u8>>,
+    }
+
+    pub(crate) const T0: i64 = 1_700_000_000;
+    pub(crate) const T1: i64 = 1_800_000_000;
+    pub(crate) const NOW: i64 = 1_750_000_000;
+
+    impl Template {
+        pub(crate) fn new(subject: &str, issuer: &str, extensions: Vec<Vec<u8>>) -> Template {
+            Template {
+                version: Some(2),
+                serial: vec![0x01, 0x23],
+                issuer: name(issuer),
+                subject: name(subject),
+                not_before: T0,
+                not_after: T1,
+                extensions,
+                inner_alg: None,
+            }
+        }
+
+        pub(crate) fn ca(subject: &str, issuer: &str, path_len: Option<u8>) -> Template {
+            Template::new(
+                subject,
+                issuer,
+                vec![
+                    basic_constraints(true, path_len),
+                    key_usage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN),
+                ],
+            )
+        }
+
+        /// A Fulcio-like leaf: empty subject, a URI SAN, code signing.
+        pub(crate) fn leaf(issuer: &str) -> Template {
+            let mut t = Template::new(
+                "",
+                issuer,
+                vec![
+                    key_usage(KeyUsage::DIGITAL_SIGNATURE),
+                    eku(&[oids::CODE_SIGNING]),
+                    san(&[der::encode(0x86, b"https://example.com/signer")]),
+                ],
+            );
+            t.subject = seq(&[]);
+            t
+        }
+
+        pub(crate) fn tbs(&self, spki: &[u8], alg: &[u8]) -> Vec<u8> {
+            let mut parts = Vec::new();
+            if let Some(v) = self.version {
+                parts.push(der::encode(
+                    tag::context(0),
+                    &der::encode(tag::INTEGER, &[v]),
+                ));
+            }
+            parts.push(der::encode(tag::INTEGER, &self.serial));
+            parts.push(self.inner_alg.clone().unwrap_or_else(|| alg.to_vec()));
+            parts.push(self.issuer.clone());
+            parts.push(seq(&[time(self.not_before), time(self.not_after)]));
+            parts.push(self.subject.clone());
+            parts.push(spki.to_vec());
+            if !self.extensions.is_empty() {
+                parts.push(der::encode(tag::context(3), &seq(&self.extensions)));
+            }
+            seq(&parts)
+        }
+
+        /// The certificate's DER, for a subject key `spki`, signed by `issuer` with `alg`.
+        pub(crate) fn sign(&self, spki: &[u8], issuer: &Signer, alg: Alg) -> Vec<u8> {
+            let alg_der = alg_der(alg);
+            let tbs = self.tbs(spki, &alg_der);
+            let signature = issuer.sign(alg, &tbs);
+            assemble(&tbs, &alg_der, &signature)
+        }
+
+        pub(crate) fn issue(&self, subject: &Signer, issuer: &Signer, alg: Alg) -> Certificate {
+            Certificate::from_der(&self.sign(&subject.spki(), issuer, alg)).unwrap()
+        }
+    }
+
+    pub(crate) fn assemble(tbs: &[u8], alg: &[u8], signature: &[u8]) -> Vec<u8> {
+        seq(&[
+            tbs.to_vec(),
+            alg.to_vec(),
+            der::encode(tag::BIT_STRING, &[&[0][..], signature].concat()),
+        ])
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::path::{Path, PathBuf};
 
-    use aws_lc_rs::encoding::AsDer as _;
-    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
     use base64::Engine as _;
     use serde_json::Value;
 
@@ -1744,302 +2037,26 @@ pub(crate) mod tests {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Synthetic certificates, for what the fixtures do not cover.
+    // Synthetic certificates, for what the fixtures do not cover, made with `super::build`.
 
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) enum Alg {
-        Ecdsa(HashAlg),
-        Ed25519,
-        Rsa(HashAlg),
-        Pss(HashAlg),
-    }
-
-    pub(crate) enum Signer {
-        Key(PrivateKey),
-        /// P-521 with SHA-512, which `PrivateKey` does not generate.
-        P521(EcdsaKeyPair),
-    }
+    pub(crate) use super::build::*;
 
     impl Signer {
-        pub(crate) fn generate(kind: KeyKind) -> Signer {
-            match kind {
-                KeyKind::EcdsaP521 => Signer::P521(
-                    EcdsaKeyPair::generate(&sig::ECDSA_P521_SHA512_ASN1_SIGNING).unwrap(),
-                ),
-                kind => Signer::Key(PrivateKey::generate(kind).unwrap()),
-            }
-        }
-
         /// The RSA-4096 key from sigstore-rs's fixtures (vouch does not generate RSA keys).
         pub(crate) fn rsa() -> Signer {
             let pem =
                 std::fs::read_to_string(fixture_path("sigstore-rs/keys/rsa_private.key")).unwrap();
             Signer::Key(PrivateKey::from_pem(&pem).unwrap())
         }
-
-        pub(crate) fn spki(&self) -> Vec<u8> {
-            match self {
-                Signer::Key(k) => k.public_key().unwrap().spki_der().to_vec(),
-                Signer::P521(p) => p.public_key().as_der().unwrap().as_ref().to_vec(),
-            }
-        }
-
-        pub(crate) fn public_key(&self) -> PublicKey {
-            PublicKey::from_spki_der(&self.spki()).unwrap()
-        }
-
-        pub(crate) fn sign(&self, alg: Alg, message: &[u8]) -> Vec<u8> {
-            let rng = aws_lc_rs::rand::SystemRandom::new();
-            match (self, alg) {
-                (Signer::P521(pair), _) => pair.sign(&rng, message).unwrap().as_ref().to_vec(),
-                (Signer::Key(key), Alg::Pss(hash)) => key.sign_rsa_pss(hash, message).unwrap(),
-                (Signer::Key(PrivateKey::Rsa(pair)), Alg::Rsa(hash)) => {
-                    let encoding = match hash {
-                        HashAlg::Sha256 => &sig::RSA_PKCS1_SHA256,
-                        HashAlg::Sha384 => &sig::RSA_PKCS1_SHA384,
-                        HashAlg::Sha512 => &sig::RSA_PKCS1_SHA512,
-                    };
-                    let mut out = vec![0; pair.public_modulus_len()];
-                    pair.sign(encoding, &rng, message, &mut out).unwrap();
-                    out
-                }
-                (Signer::Key(key), _) => key.sign(message).unwrap(),
-            }
-        }
     }
-
-    pub(crate) fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
-        der::encode(tag::SEQUENCE, &parts.concat())
-    }
-
-    pub(crate) fn oid_tlv(id: Oid<'_>) -> Vec<u8> {
-        der::encode(tag::OID, id.as_bytes())
-    }
-
-    fn hash_oid(hash: HashAlg) -> Oid<'static> {
-        match hash {
-            HashAlg::Sha256 => oid::SHA256,
-            HashAlg::Sha384 => oid::SHA384,
-            HashAlg::Sha512 => oid::SHA512,
-        }
-    }
-
-    pub(crate) fn alg_der(alg: Alg) -> Vec<u8> {
-        use HashAlg::*;
-        match alg {
-            Alg::Ecdsa(h) => seq(&[oid_tlv(match h {
-                Sha256 => oid::ECDSA_WITH_SHA256,
-                Sha384 => oid::ECDSA_WITH_SHA384,
-                Sha512 => oid::ECDSA_WITH_SHA512,
-            })]),
-            Alg::Ed25519 => seq(&[oid_tlv(oid::ED25519)]),
-            Alg::Rsa(h) => seq(&[
-                oid_tlv(match h {
-                    Sha256 => oid::SHA256_WITH_RSA,
-                    Sha384 => oid::SHA384_WITH_RSA,
-                    Sha512 => oid::SHA512_WITH_RSA,
-                }),
-                der::encode(tag::NULL, &[]),
-            ]),
-            Alg::Pss(h) => pss_alg(h, h, h.output_len() as u8, false),
-        }
-    }
-
-    /// RSASSA-PSS AlgorithmIdentifier (hash parameters absent, as RFC 5754 prefers).
-    fn pss_alg(hash: HashAlg, mgf_hash: HashAlg, salt: u8, trailer: bool) -> Vec<u8> {
-        let hash_id = |h| seq(&[oid_tlv(hash_oid(h))]);
-        let mut params = vec![
-            der::encode(tag::context(0), &hash_id(hash)),
-            der::encode(
-                tag::context(1),
-                &seq(&[oid_tlv(oid::MGF1), hash_id(mgf_hash)]),
-            ),
-            der::encode(tag::context(2), &der::encode(tag::INTEGER, &[salt])),
-        ];
-        if trailer {
-            params.push(der::encode(
-                tag::context(3),
-                &der::encode(tag::INTEGER, &[1]),
-            ));
-        }
-        seq(&[oid_tlv(oid::RSASSA_PSS), seq(&params)])
-    }
-
-    /// A Name with one CN.
-    pub(crate) fn name(cn: &str) -> Vec<u8> {
-        seq(&[der::encode(
-            tag::SET,
-            &seq(&[
-                oid_tlv(Oid::new(&[0x55, 0x04, 0x03])),
-                der::encode(tag::UTF8_STRING, cn.as_bytes()),
-            ]),
-        )])
-    }
-
-    /// UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5).
-    fn time(t: i64) -> Vec<u8> {
-        let digits: String = format_time(t)
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
-        if digits.as_str() < "2050" {
-            der::encode(tag::UTC_TIME, format!("{}Z", &digits[2..]).as_bytes())
-        } else {
-            der::encode(tag::GENERALIZED_TIME, format!("{digits}Z").as_bytes())
-        }
-    }
-
-    pub(crate) fn ext(id: Oid<'_>, critical: bool, value: &[u8]) -> Vec<u8> {
-        let mut parts = vec![oid_tlv(id)];
-        if critical {
-            parts.push(der::encode(tag::BOOLEAN, &[0xff]));
-        }
-        parts.push(der::encode(tag::OCTET_STRING, value));
-        seq(&parts)
-    }
-
-    pub(crate) fn basic_constraints(ca: bool, path_len: Option<u8>) -> Vec<u8> {
-        let mut parts = Vec::new();
-        if ca {
-            parts.push(der::encode(tag::BOOLEAN, &[0xff]));
-        }
-        if let Some(n) = path_len {
-            parts.push(der::encode(tag::INTEGER, &[n]));
-        }
-        ext(oids::BASIC_CONSTRAINTS, true, &seq(&parts))
-    }
-
-    /// keyUsage as a minimal named bit list.
-    pub(crate) fn key_usage(bits: u16) -> Vec<u8> {
-        let value = if bits == 0 {
-            vec![0]
-        } else {
-            let top = 15 - bits.leading_zeros() as usize; // highest bit number set
-            let mut bytes = vec![0u8; top / 8 + 1];
-            for n in 0..16 {
-                if bits & (1 << n) != 0 {
-                    bytes[n / 8] |= 0x80 >> (n % 8);
-                }
-            }
-            [vec![(7 - top % 8) as u8], bytes].concat()
-        };
-        ext(oids::KEY_USAGE, true, &der::encode(tag::BIT_STRING, &value))
-    }
-
-    pub(crate) fn eku(purposes: &[Oid<'_>]) -> Vec<u8> {
-        let list: Vec<Vec<u8>> = purposes.iter().map(|p| oid_tlv(*p)).collect();
-        ext(oids::EXTENDED_KEY_USAGE, false, &seq(&list))
-    }
-
-    pub(crate) fn san(names: &[Vec<u8>]) -> Vec<u8> {
-        ext(oids::SUBJECT_ALT_NAME, true, &seq(names))
-    }
-
-    /// A TBSCertificate's parts; the defaults make a v3 certificate.
-    #[derive(Clone)]
-    pub(crate) struct Template {
-        /// The explicit version INTEGER (2 is v3); `None` omits the field (v1).
-        pub version: Option<u8>,
-        pub serial: Vec<u8>,
-        pub issuer: Vec<u8>,
-        pub subject: Vec<u8>,
-        pub not_before: i64,
-        pub not_after: i64,
-        pub extensions: Vec<Vec<u8>>,
-        /// Replaces the AlgorithmIdentifier inside the TBSCertificate.
-        pub inner_alg: Option<Vec<u8>>,
-    }
-
-    pub(crate) const T0: i64 = 1_700_000_000;
-    pub(crate) const T1: i64 = 1_800_000_000;
-    pub(crate) const NOW: i64 = 1_750_000_000;
 
     impl Template {
-        pub(crate) fn new(subject: &str, issuer: &str, extensions: Vec<Vec<u8>>) -> Template {
-            Template {
-                version: Some(2),
-                serial: vec![0x01, 0x23],
-                issuer: name(issuer),
-                subject: name(subject),
-                not_before: T0,
-                not_after: T1,
-                extensions,
-                inner_alg: None,
-            }
-        }
-
-        pub(crate) fn ca(subject: &str, issuer: &str, path_len: Option<u8>) -> Template {
-            Template::new(
-                subject,
-                issuer,
-                vec![
-                    basic_constraints(true, path_len),
-                    key_usage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN),
-                ],
-            )
-        }
-
-        /// A Fulcio-like leaf: empty subject, a URI SAN, code signing.
-        pub(crate) fn leaf(issuer: &str) -> Template {
-            let mut t = Template::new(
-                "",
-                issuer,
-                vec![
-                    key_usage(KeyUsage::DIGITAL_SIGNATURE),
-                    eku(&[oids::CODE_SIGNING]),
-                    san(&[der::encode(0x86, b"https://example.com/signer")]),
-                ],
-            );
-            t.subject = seq(&[]);
-            t
-        }
-
-        pub(crate) fn tbs(&self, spki: &[u8], alg: &[u8]) -> Vec<u8> {
-            let mut parts = Vec::new();
-            if let Some(v) = self.version {
-                parts.push(der::encode(
-                    tag::context(0),
-                    &der::encode(tag::INTEGER, &[v]),
-                ));
-            }
-            parts.push(der::encode(tag::INTEGER, &self.serial));
-            parts.push(self.inner_alg.clone().unwrap_or_else(|| alg.to_vec()));
-            parts.push(self.issuer.clone());
-            parts.push(seq(&[time(self.not_before), time(self.not_after)]));
-            parts.push(self.subject.clone());
-            parts.push(spki.to_vec());
-            if !self.extensions.is_empty() {
-                parts.push(der::encode(tag::context(3), &seq(&self.extensions)));
-            }
-            seq(&parts)
-        }
-
-        /// The certificate's DER, for a subject key `spki`, signed by `issuer` with `alg`.
-        pub(crate) fn sign(&self, spki: &[u8], issuer: &Signer, alg: Alg) -> Vec<u8> {
-            let alg_der = alg_der(alg);
-            let tbs = self.tbs(spki, &alg_der);
-            let signature = issuer.sign(alg, &tbs);
-            assemble(&tbs, &alg_der, &signature)
-        }
-
-        pub(crate) fn issue(&self, subject: &Signer, issuer: &Signer, alg: Alg) -> Certificate {
-            Certificate::from_der(&self.sign(&subject.spki(), issuer, alg)).unwrap()
-        }
-
         /// The DER with a signature of zeros (for parser tests).
         pub(crate) fn unsigned(&self) -> Vec<u8> {
             let spki = test_spki();
             let alg = alg_der(Alg::Ecdsa(HashAlg::Sha256));
             assemble(&self.tbs(&spki, &alg), &alg, &[0; 8])
         }
-    }
-
-    pub(crate) fn assemble(tbs: &[u8], alg: &[u8], signature: &[u8]) -> Vec<u8> {
-        seq(&[
-            tbs.to_vec(),
-            alg.to_vec(),
-            der::encode(tag::BIT_STRING, &[&[0][..], signature].concat()),
-        ])
     }
 
     /// A fixed P-256 SPKI (the cosign-classic test key).

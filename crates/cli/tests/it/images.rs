@@ -95,7 +95,13 @@ fn sign_and_verify(reg: &Registry) {
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(statement["subject"][0]["digest"]["sha256"], hex(&digest));
     assert_eq!(statement["subject"][0]["annotations"], json!({}));
-    assert!(statement["subject"][0].get("name").is_none(), "{statement}");
+    // cosign 3 leaves the name out; vouch names the repository (as cosign's attestations do),
+    // which a policy with `bind_repository` counts.
+    assert_eq!(
+        statement["subject"][0]["name"].as_str(),
+        Some(format!("{host}/team/app").as_str()),
+        "{statement}"
+    );
     assert_eq!(statement["predicate"], json!({}));
     let hint = bundle["verificationMaterial"]["publicKey"]["hint"]
         .as_str()

@@ -135,7 +135,7 @@ fn invalid_documents_fail_with_one_line_naming_the_field() {
         (
             "unknown-field.yaml",
             YAML.replace("repositories:", "repos:"),
-            "repos: unknown field (expected one of: name, description, repositories, mode, index_children, authorities, threshold, attestations)",
+            "repos: unknown field (expected one of: name, description, repositories, mode, index_children, bind_repository, authorities, threshold, attestations)",
         ),
         (
             "typo.yaml",

@@ -3,7 +3,9 @@
 //! the trusted key admits the image and the pull succeeds; `vouch revoke` of that key denies it
 //! again; `vouch trace` shows every step, each entry's inclusion proof checked against a
 //! checkpoint verified with the log's key. Separately, a bundle that sigstore-js's own producer
-//! signed with the trusted key, pushed with oras as a referrer, admits an image.
+//! signed with the trusted key, pushed with oras as a referrer, admits an image. The policy
+//! binds signatures to their repository (what `vouch sign` and that statement name); the key
+//! is finally rotated by replacing the policy and sending SIGHUP.
 
 use std::process::Command;
 
@@ -11,10 +13,10 @@ use crate::clients::{Layout, Store, fails, random_bytes, skopeo, tempdir};
 use crate::common::{Server, ServerOptions, bcrypt_hash, run, tool, vouch, write_file};
 use crate::signing::repo;
 
-/// A gated server: `prod/**` needs a signature by `release.pub`; users ci (push prod/**),
-/// deploy (pull) and admin.
-fn gated_server(tmp: &tempfile::TempDir) -> Server {
-    // A PKCS#8 key (vouch and sigstore-js both read it) and its public half.
+/// `<name>.key`, a PKCS#8 P-256 key (vouch and sigstore-js both read it), and its public half
+/// `<name>.pub`, made by openssl in `tmp`.
+fn p256_key_pair(tmp: &tempfile::TempDir, name: &str) {
+    let key = tmp.path().join(format!("{name}.key"));
     run(Command::new(tool("openssl"))
         .args([
             "genpkey",
@@ -24,15 +26,33 @@ fn gated_server(tmp: &tempfile::TempDir) -> Server {
             "ec_paramgen_curve:P-256",
             "-out",
         ])
-        .arg(tmp.path().join("release.key")));
+        .arg(&key));
     run(Command::new(tool("openssl"))
         .args(["pkey", "-pubout", "-in"])
-        .arg(tmp.path().join("release.key"))
+        .arg(&key)
         .arg("-out")
-        .arg(tmp.path().join("release.pub")));
+        .arg(tmp.path().join(format!("{name}.pub"))));
+}
+
+/// `vouch sign` of `image` with `key`, as ci.
+fn vouch_sign(key: &std::path::Path, image: &str) {
+    run(vouch().args(["sign", "--key"]).arg(key).args([
+        "--allow-http-registry",
+        "--registry-username",
+        "ci",
+        "--registry-password",
+        "ci-pass",
+        image,
+    ]));
+}
+
+/// A gated server: `prod/**` needs a signature by `release.pub`; users ci (push prod/**),
+/// deploy (pull) and admin.
+fn gated_server(tmp: &tempfile::TempDir) -> Server {
+    p256_key_pair(tmp, "release");
     write_file(
         &tmp.path().join("prod.yaml"),
-        "name: prod-signed\nrepositories: [\"prod/**\"]\nauthorities:\n  - name: release\n    key: release.pub\n",
+        "name: prod-signed\nrepositories: [\"prod/**\"]\nbind_repository: true\nauthorities:\n  - name: release\n    key: release.pub\n",
     );
     let config = tmp.path().join("vouch.toml");
     write_file(
@@ -56,6 +76,7 @@ access = [{{ repos = "**", roles = ["admin"] }}]
 
 [gate]
 policies = ["prod.yaml"]
+watch_interval = "0s"   # reloaded on SIGHUP only, which the test sends
 "#,
             bcrypt_hash("ci-pass"),
             bcrypt_hash("deploy-pass"),
@@ -153,17 +174,7 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
     assert!(String::from_utf8_lossy(&before.stdout).contains("denied by policy prod-signed"));
 
     // Signed with the trusted key: admitted, and podman pulls it.
-    run(vouch().args([
-        "sign",
-        "--key",
-        tmp.path().join("release.key").to_str().unwrap(),
-        "--allow-http-registry",
-        "--registry-username",
-        "ci",
-        "--registry-password",
-        "ci-pass",
-        &image,
-    ]));
+    vouch_sign(&tmp.path().join("release.key"), &image);
     let store = Store::new();
     run(&mut podman_pull(&store, &image));
     let (pulled, _) = store.podman_image(&image);
@@ -295,4 +306,29 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
     }
     assert!(!trace.contains("UNPROVEN"), "{trace}");
     assert!(trace.contains("quarantined"), "{trace}");
+
+    // The leaked key replaced without a restart: the policy now names a new key, SIGHUP makes
+    // the server read it, and the image signed with the new key is admitted again.
+    p256_key_pair(&tmp, "next");
+    write_file(
+        &tmp.path().join("prod.yaml"),
+        "name: prod-signed\nrepositories: [\"prod/**\"]\nbind_repository: true\nauthorities:\n  - name: next\n    key: next.pub\n",
+    );
+    run(Command::new("kill").args(["-HUP", &server.pid().to_string()]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !server.log().contains("policies reloaded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload after SIGHUP:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let still = fails(&mut podman_pull(&Store::new(), &image));
+    assert!(
+        still.contains("next"),
+        "the reason names the new signer: {still}"
+    );
+    vouch_sign(&tmp.path().join("next.key"), &image);
+    run(&mut podman_pull(&Store::new(), &image));
 }

@@ -10,6 +10,7 @@ use std::io::Read;
 use oci::{Digest, Manifest, ManifestKind, Reference, RepoName, Tag};
 use verify::cosign_classic::Image;
 use verify::evidence::{self, Candidate, Outcome, Want};
+use verify::policy::reference_repository;
 use verify::sigstore::Options;
 
 use crate::store::StoreError;
@@ -188,41 +189,4 @@ fn read_blob(blobs: &BlobStore, digest: &Digest) -> Result<Option<Vec<u8>>, Stor
         .read_to_end(&mut bytes)
         .map_err(StoreError::io("read", blobs.path(digest)))?;
     Ok((bytes.len() as u64 <= MAX_EVIDENCE_BYTES).then_some(bytes))
-}
-
-/// The repository path a docker reference names, without its registry host, tag or digest:
-/// `127.0.0.1:5000/prod/app:1.0` and `prod/app@sha256:…` both name `prod/app`. The host is
-/// whatever name the signer reached this registry by, so only the path binds.
-pub(crate) fn reference_repository(reference: &str) -> &str {
-    let name = reference.split_once('@').map_or(reference, |(n, _)| n);
-    let name = match name.rfind(':') {
-        Some(i) if !name[i..].contains('/') => &name[..i],
-        _ => name,
-    };
-    match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => rest,
-        _ => name,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reference_binds_its_repository_path() {
-        let cases = [
-            ("127.0.0.1:5000/prod/app:1.0", "prod/app"),
-            ("127.0.0.1:5000/prod/app", "prod/app"),
-            ("registry.example/prod/app@sha256:aa", "prod/app"),
-            ("localhost/prod/app:latest", "prod/app"),
-            ("prod/app", "prod/app"),
-            ("prod/app:1.0", "prod/app"),
-            ("app", "app"),
-            ("registry.example:443/a/b/c:tag@sha256:bb", "a/b/c"),
-        ];
-        for (reference, repository) in cases {
-            assert_eq!(reference_repository(reference), repository, "{reference}");
-        }
-    }
 }

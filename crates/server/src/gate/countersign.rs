@@ -115,7 +115,7 @@ pub(crate) async fn attach(
     decision: &Decision,
     ledger_entries: &[u64],
 ) -> Result<(), ApiError> {
-    let Some(gate) = &app.gate else {
+    let Some(cell) = &app.gate else {
         return Ok(());
     };
     let time = record::now();
@@ -147,7 +147,7 @@ pub(crate) async fn attach(
         "predicateType": ADMISSION_PREDICATE_TYPE,
         "predicate": predicate,
     });
-    let key = gate.countersigner();
+    let key = cell.countersigner();
     let payload = serde_json::to_vec(&statement).map_err(ApiError::internal)?;
     let public = key.public_key().map_err(ApiError::internal)?;
     let content = Content::dsse_signed(key, payload).map_err(ApiError::internal)?;

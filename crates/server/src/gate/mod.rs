@@ -14,6 +14,7 @@
 
 pub(crate) mod collect;
 pub(crate) mod countersign;
+pub mod reload;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::error::ApiError;
 use crate::store::StoreError;
 use crate::store::meta::Admission;
 use collect::Found;
+pub use reload::{GateCell, Reloaded, reload};
 
 /// The registry's counter-signing key, `<data>/gate/countersign.key` (PKCS#8 PEM, ECDSA
 /// P-256), created the first time with its public half in `countersign.pub`: the key
@@ -107,7 +109,8 @@ struct Prepared {
     root: Option<usize>,
 }
 
-/// The policies, prepared: every authority's identity and every trusted root's verifier.
+/// The policies, prepared: every authority's identity and every trusted root's verifier. One
+/// version of the policies: a reload replaces it whole (see [`GateCell`]).
 pub struct Gate {
     policies: PolicySet,
     /// Per policy, its authorities.
@@ -117,14 +120,10 @@ pub struct Gate {
     /// The verifier for key authorities: no trusted root (a key-signed bundle with log
     /// entries is refused rather than accepted unchecked).
     keys: Verifier,
-    countersigner: PrivateKey,
-    /// Decisions are made one at a time: one computed before a signature was deleted must not
-    /// be stored after the one computed since.
-    deciding: tokio::sync::Mutex<()>,
 }
 
 impl Gate {
-    pub fn new(policies: PolicySet, countersigner: PrivateKey) -> Gate {
+    pub fn new(policies: PolicySet) -> Gate {
         let mut roots: Vec<(Digest, Verifier)> = Vec::new();
         let mut authorities = Vec::new();
         for policy in policies.policies() {
@@ -157,8 +156,6 @@ impl Gate {
             authorities,
             roots,
             keys: Verifier::new(Default::default()),
-            countersigner,
-            deciding: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -166,13 +163,19 @@ impl Gate {
         &self.policies
     }
 
-    pub fn countersigner(&self) -> &PrivateKey {
-        &self.countersigner
-    }
-
     /// Whether any policy covers the repository (only those are gated).
     pub fn covers(&self, repo: &RepoName) -> bool {
         self.policies.policies().iter().any(|p| p.covers(repo))
+    }
+
+    /// The digests of the policies covering `repo`, in order: what a decision made under this
+    /// version of the policies names ([`Admission::policies`]).
+    pub(crate) fn policy_digests(&self, repo: &RepoName) -> Vec<String> {
+        self.policies
+            .for_repository(repo)
+            .iter()
+            .map(|p| p.digest().to_string())
+            .collect()
     }
 
     /// The authorities of every policy covering `repo`, as candidates, with where each
@@ -248,6 +251,7 @@ impl Gate {
                     evidence.signatures.push(VerifiedSignature {
                         signer,
                         evidence: f.digest.clone(),
+                        names: p.names(digest),
                     });
                 }
                 Some(_) => {
@@ -289,13 +293,18 @@ impl Gate {
         // A revoked child stays out whatever index holds it.
         let revoked = evidence.revoked_artifacts.contains(digest);
         if !is_index && inherit && !revoked && verdict.blocks() == Some(true) {
-            through_index = admitted_index_holding(app, repo, digest)?;
+            through_index = admitted_index_holding(app, repo, digest, &self.policy_digests(repo))?;
         }
         // An index is admitted as a whole: each child must be admitted too, unless the
         // policies let children inherit the index's admission.
         if let Some(m) = manifest.as_ref().filter(|_| is_index && !inherit) {
             for child in m.required_manifests() {
-                let admitted = app.meta.admission(repo, child)?.is_some_and(|a| a.admitted);
+                // Admitted under these policies: one stored under others is being decided again.
+                let own = self.policy_digests(repo);
+                let admitted = app
+                    .meta
+                    .admission(repo, child)?
+                    .is_some_and(|a| a.admitted && a.policies == own);
                 if !admitted {
                     gate_reasons.push(format!(
                         "the index's child {child} is not admitted on its own"
@@ -365,11 +374,12 @@ fn provenance_summary(
     }))
 }
 
-/// An admitted index of `repo` that holds the manifest `digest`, if any.
+/// An index of `repo` admitted under `policies` (digests) that holds the manifest `digest`.
 fn admitted_index_holding(
     app: &App,
     repo: &RepoName,
     digest: &Digest,
+    policies: &[String],
 ) -> Result<Option<Digest>, StoreError> {
     for (d, media_type, content) in app.meta.manifests_referring_to(repo, digest, 64)? {
         let is_index = Manifest::parse(Some(&media_type), &content)
@@ -379,7 +389,7 @@ fn admitted_index_holding(
             && app
                 .meta
                 .admission(repo, &d)?
-                .is_some_and(|a| a.admitted && a.reasons.is_empty())
+                .is_some_and(|a| a.admitted && a.reasons.is_empty() && a.policies == policies)
         {
             return Ok(Some(d));
         }
@@ -463,10 +473,7 @@ pub(crate) async fn evaluate(
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<(), ApiError> {
-    let Some(gate) = &app.gate else {
-        return Ok(());
-    };
-    if !gate.covers(repo) {
+    if !app.gate.as_ref().is_some_and(|g| g.current().covers(repo)) {
         return Ok(());
     }
     if !decide_and_record(app, repo, digest).await? {
@@ -510,14 +517,16 @@ async fn decide_and_record(
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<bool, ApiError> {
-    let Some(gate) = &app.gate else {
+    let Some(cell) = &app.gate else {
         return Ok(false);
     };
-    let _one_at_a_time = gate.deciding.lock().await;
+    let _one_at_a_time = cell.deciding.lock().await;
     let (r, d) = (repo.clone(), digest.clone());
     let decided = app
         .blocking(move |app| {
-            let Some(gate) = &app.gate else {
+            // The gate in force once the lock is held: a reload's re-evaluation waits for
+            // this decision, and this one never uses policies replaced before it began.
+            let Some(gate) = app.gate.as_ref().map(GateCell::current) else {
                 return Ok(None);
             };
             let Some(decision) = gate.decide(app, &r, &d)? else {
@@ -568,11 +577,29 @@ pub(crate) fn warning(why: &str) -> String {
     format!("299 vouch \"not admitted (warn mode): {text}\"")
 }
 
-/// Whether a reader who is neither a pusher of `repo` nor an administrator is gated there.
-fn gated(app: &App, who: &Principal, repo: &RepoName) -> bool {
-    app.gate.as_ref().is_some_and(|g| g.covers(repo))
-        && !app.auth.can(who, repo, Action::Push)
-        && !app.auth.is_admin(who)
+/// The gate in force, if a reader who is neither a pusher of `repo` nor an administrator is
+/// gated there.
+fn gated(app: &App, who: &Principal, repo: &RepoName) -> Option<Arc<Gate>> {
+    let gate = app.gate.as_ref()?.current();
+    (gate.covers(repo) && !app.auth.can(who, repo, Action::Push) && !app.auth.is_admin(who))
+        .then_some(gate)
+}
+
+/// The decision about `digest` that the policies in force made: the stored one, unless it was
+/// made under other policies (a reload whose re-evaluation has not reached it yet); then
+/// decided afresh, and not stored (the re-evaluation stores it). Blocking.
+fn current_admission(
+    app: &App,
+    gate: &Gate,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<Option<Admission>, StoreError> {
+    match app.meta.admission(repo, digest)? {
+        Some(a) if a.policies != gate.policy_digests(repo) => {
+            Ok(gate.decide(app, repo, digest)?.map(|d| d.admission))
+        }
+        stored => Ok(stored),
+    }
 }
 
 fn denied(repo: &RepoName, digest: &Digest, admission: Option<&Admission>) -> ApiError {
@@ -608,11 +635,11 @@ pub(crate) fn check_manifest(
     media_type: &str,
     content: &[u8],
 ) -> Result<ReadCheck, StoreError> {
-    if !gated(app, who, repo) {
+    let Some(gate) = gated(app, who, repo) else {
         return Ok(ReadCheck::Allow);
-    }
+    };
     // The stored decision first: an admitted image (the common read) is not parsed again.
-    let check = admitted_check(repo, digest, app.meta.admission(repo, digest)?);
+    let check = admitted_check(repo, digest, current_admission(app, &gate, repo, digest)?);
     if matches!(check, ReadCheck::Deny(_))
         && Manifest::parse(Some(media_type), content).is_ok_and(|m| is_evidence(&m))
     {
@@ -629,10 +656,13 @@ pub(crate) fn check_blob(
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<ReadCheck, StoreError> {
-    if !gated(app, who, repo) {
+    let Some(gate) = gated(app, who, repo) else {
         return Ok(ReadCheck::Allow);
-    }
-    if app.meta.admitted_referrer_of(repo, digest)? {
+    };
+    if app
+        .meta
+        .admitted_referrer_of(repo, digest, &gate.policy_digests(repo))?
+    {
         return Ok(ReadCheck::Allow);
     }
     const LOOKED_AT: usize = 64;
@@ -654,7 +684,7 @@ pub(crate) fn check_blob(
         if Manifest::parse(Some(&media_type), &content).is_ok_and(|m| is_evidence(&m)) {
             evidence_only = true;
         } else {
-            let admission = app.meta.admission(repo, &manifest_digest)?;
+            let admission = current_admission(app, &gate, repo, &manifest_digest)?;
             match admitted_check(repo, &manifest_digest, admission) {
                 ReadCheck::Allow => return Ok(ReadCheck::Allow),
                 ReadCheck::Warn(w) => return Ok(ReadCheck::Warn(w)),
@@ -676,16 +706,40 @@ pub(crate) fn check_blob(
 /// canonical form), then evaluates every manifest of every covered repository again, so that a
 /// changed policy (or trusted key) takes effect at once; only changed decisions are recorded.
 pub async fn start(app: &Arc<App>) -> Result<(), ApiError> {
-    let Some(gate) = &app.gate else {
+    let Some(cell) = &app.gate else {
         return Ok(());
     };
+    let ledger = app.ledger.clone();
+    let known = move |digest: &Digest| {
+        ledger
+            .as_ref()
+            .is_none_or(|l| !l.entries_about(digest.as_str()).is_empty())
+    };
+    record_policies(app, &known, &[]).await?;
+    let evaluated = reevaluate_all(app).await?;
+    tracing::info!(
+        policies = cell.current().policies().policies().len(),
+        evaluated,
+        "gate ready"
+    );
+    Ok(())
+}
+
+/// Records `policy.updated` (with the canonical form) for each policy in force whose digest
+/// `known` does not already account for; one that replaces a policy of the same name in
+/// `previous` (name, digest) says so (`replaces`).
+pub(crate) async fn record_policies(
+    app: &Arc<App>,
+    known: &(dyn Fn(&Digest) -> bool + Send + Sync),
+    previous: &[(String, String)],
+) -> Result<(), ApiError> {
+    let Some(cell) = &app.gate else {
+        return Ok(());
+    };
+    let gate = cell.current();
     for policy in gate.policies().policies() {
         let digest = policy.digest().clone();
-        let known = app
-            .ledger
-            .as_ref()
-            .is_none_or(|l| !l.entries_about(digest.as_str()).is_empty());
-        if known {
+        if known(&digest) {
             continue;
         }
         let mut event = ledger::Event::new(
@@ -701,21 +755,20 @@ pub async fn start(app: &Arc<App>) -> Result<(), ApiError> {
         event
             .details
             .insert("mode".into(), policy.mode().as_str().into());
+        if let Some((_, replaced)) = previous.iter().find(|(n, _)| n == policy.name()) {
+            event
+                .details
+                .insert("replaces".into(), replaced.clone().into());
+        }
         crate::registry::record::record(app, event).await?;
     }
-    let evaluated = reevaluate_all(app).await?;
-    tracing::info!(
-        policies = gate.policies().policies().len(),
-        evaluated,
-        "gate ready"
-    );
     Ok(())
 }
 
 /// Decides again about every manifest of every covered repository (after a policy change or a
 /// revocation); returns how many. Only changed decisions are recorded.
 pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
-    let Some(gate) = &app.gate else {
+    let Some(cell) = &app.gate else {
         return Ok(0);
     };
     let manifests = app.blocking(|app| app.meta.all_manifests()).await?;
@@ -724,7 +777,7 @@ pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
         let (Ok(repo), Ok(digest)) = (RepoName::parse(&repo), Digest::parse(&digest)) else {
             continue;
         };
-        if gate.covers(&repo) {
+        if cell.current().covers(&repo) {
             // With propagation: a child decided before its index changed (admitted through
             // it, say) is decided again once the index's decision changes.
             evaluate(app, &repo, &digest).await?;

@@ -19,7 +19,7 @@ use verify::time::Timestamp;
 use crate::data::{DataSet, Layers, Opts, push_all};
 use crate::harness::Registry;
 
-const REPO: &str = "prod/app";
+pub(crate) const REPO: &str = "prod/app";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const ADMISSION: &str = "https://vouch.dev/attestations/admission/v1";
 
@@ -30,7 +30,7 @@ fn password(plain: &str) -> UserPassword {
     UserPassword::from_bcrypt(&hash).expect("a bcrypt hash in the $2y$ format")
 }
 
-fn user(name: &str, repos: &str, role: Role) -> User {
+pub(crate) fn user(name: &str, repos: &str, role: Role) -> User {
     User {
         name: name.to_owned(),
         password: password(&format!("{name}-pw")),
@@ -64,9 +64,21 @@ async fn gated_with(
         ),
     )
     .expect("the policy file is written");
-    let policy = verify::policy::load(&policy, &|p: &std::path::Path| std::fs::read(p))
-        .expect("the policy loads");
-    let registry = Registry::with_gate(|c| {
+    let registry = gated_registry(&policy, None).await;
+    let ci = registry.as_user("ci", "ci-pw");
+    let deploy = registry.as_user("deploy", "deploy-pw");
+    (ci, deploy, trusted, dir)
+}
+
+/// A registry gated by the policy file `policy` (its files watched every `watch`), with the
+/// users every gate test uses (password `<name>-pw`): `ci` pushes `prod/**`, `deploy` pulls
+/// everything, `root` is an administrator, `outsider` pulls `other/**`, `mounter` pulls
+/// everything and pushes `scratch/**`.
+pub(crate) async fn gated_registry(
+    policy: &std::path::Path,
+    watch: Option<std::time::Duration>,
+) -> Registry {
+    Registry::with_gate(|c| {
         c.auth = AuthConfig {
             realm: "vouch-test".into(),
             users: vec![
@@ -85,17 +97,20 @@ async fn gated_with(
             ],
             anonymous: Vec::new(),
         };
-        c.policies = verify::policy::PolicySet::new(vec![policy]).expect("one policy");
+        c.policy_files = vec![policy.to_owned()];
+        c.policies = server::config::load_policies(&c.policy_files).expect("the policy loads");
+        c.policy_watch = watch;
     })
-    .await;
-    let ci = registry.as_user("ci", "ci-pw");
-    let deploy = registry.as_user("deploy", "deploy-pw");
-    (ci, deploy, trusted, dir)
+    .await
 }
 
 /// Pushes a fresh two-layer image (tagged `tag` if given) as `ci`; returns its descriptor and
 /// a layer's digest.
-async fn push_image(ci: &Registry, seed: u64, tag: Option<&'static str>) -> (Value, String) {
+pub(crate) async fn push_image(
+    ci: &Registry,
+    seed: u64,
+    tag: Option<&'static str>,
+) -> (Value, String) {
     let mut data = DataSet::sha256().seeded(seed);
     let mut opts = Opts::default().layers(Layers::Gzip);
     opts.tag = tag;
@@ -105,12 +120,23 @@ async fn push_image(ci: &Registry, seed: u64, tag: Option<&'static str>) -> (Val
     (image, layer)
 }
 
-/// A cosign 3 signature bundle by `key` over `signed` (a statement of the sign predicate).
-fn sign_bundle(key: &PrivateKey, signed: &str) -> Vec<u8> {
+/// A signature bundle by `key` over `signed` (a statement of the sign predicate) whose subject
+/// names this repository.
+pub(crate) fn sign_bundle(key: &PrivateKey, signed: &str) -> Vec<u8> {
+    sign_bundle_naming(key, signed, Some(REPO))
+}
+
+/// A signature bundle by `key` over `signed` whose subject is named `name`, or has no name
+/// (as cosign 3 and `vouch sign` sign).
+fn sign_bundle_naming(key: &PrivateKey, signed: &str, name: Option<&str>) -> Vec<u8> {
     let (alg, hex) = signed.split_once(':').expect("a digest");
+    let mut subject = json!({"digest": {alg: hex}});
+    if let Some(name) = name {
+        subject["name"] = json!(name);
+    }
     let statement = json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": REPO, "digest": {alg: hex}}],
+        "subject": [subject],
         "predicateType": SIGN_PREDICATE_TYPE,
         "predicate": {},
     });
@@ -124,7 +150,7 @@ fn sign_bundle(key: &PrivateKey, signed: &str) -> Vec<u8> {
 
 /// Pushes `bundle` as a referrer of `subject` (a descriptor), as cosign 3 and oras do, with
 /// its layer of `layer_type`.
-async fn push_referrer(
+pub(crate) async fn push_referrer(
     ci: &Registry,
     seed: u64,
     subject: &Value,
@@ -183,7 +209,7 @@ async fn push_classic(
     push_all(ci, REPO, &data).await;
 }
 
-async fn status_of_manifest(reader: &Registry, reference: &str) -> u16 {
+pub(crate) async fn status_of_manifest(reader: &Registry, reference: &str) -> u16 {
     reader
         .get(format!("/v2/{REPO}/manifests/{reference}"))
         .header("accept", oci::media_type::OCI_MANIFEST)
@@ -193,7 +219,7 @@ async fn status_of_manifest(reader: &Registry, reference: &str) -> u16 {
         .as_u16()
 }
 
-fn digest_of(descriptor: &Value) -> String {
+pub(crate) fn digest_of(descriptor: &Value) -> String {
     descriptor["digest"].as_str().expect("a digest").to_owned()
 }
 
@@ -526,6 +552,74 @@ async fn the_attack_catalogue_fails() {
         403,
         "User-Agent cosign"
     );
+}
+
+/// The attack of a signature replayed from another repository, where the policy binds
+/// signatures to the repository (`bind_repository: true`): a bundle signed for `dev/app` (its
+/// statement names `dev/app`) or naming nothing (cosign 3, `vouch sign`), copied as a referrer
+/// of the same image into `prod/app` (oras and skopeo copy referrers), does not admit it there,
+/// and the denial says why; a bundle naming `prod/app`, or a classic signature whose payload
+/// does, admits. Without the option the nameless bundle admits, as cosign 3 expects.
+#[tokio::test]
+async fn a_bundle_replayed_from_another_repository_does_not_count_where_the_policy_binds_it() {
+    let (ci, deploy, trusted, _dir) = gated_with("enforce", "bind_repository: true\n").await;
+    let reasons = |body: Value| body["errors"][0]["detail"]["reasons"].to_string();
+
+    let (image, _) = push_image(&ci, 500, Some("1.0")).await;
+    let d = digest_of(&image);
+    let from_dev = sign_bundle_naming(&trusted, &d, Some("127.0.0.1:5000/dev/app"));
+    push_referrer(&ci, 501, &image, from_dev, BUNDLE).await;
+    let denied = deploy.get(format!("/v2/{REPO}/manifests/1.0")).await;
+    assert_eq!(denied.status, 403, "a signature for dev/app: {denied:?}");
+    let why = reasons(denied.json());
+    assert!(
+        why.contains("names 127.0.0.1:5000/dev/app (the policy binds signatures to prod/app)"),
+        "{why}"
+    );
+
+    let (nameless, _) = push_image(&ci, 510, None).await;
+    let nd = digest_of(&nameless);
+    push_referrer(
+        &ci,
+        511,
+        &nameless,
+        sign_bundle_naming(&trusted, &nd, None),
+        BUNDLE,
+    )
+    .await;
+    let denied = deploy.get(format!("/v2/{REPO}/manifests/{nd}")).await;
+    assert_eq!(denied.status, 403, "a signature naming nothing: {denied:?}");
+    let why = reasons(denied.json());
+    assert!(
+        why.contains("names no repository (the policy binds signatures to prod/app)"),
+        "{why}"
+    );
+
+    // The control: the same key's bundle naming prod/app, by the registry's address, admits.
+    let for_prod = sign_bundle_naming(&trusted, &d, Some("127.0.0.1:5000/prod/app"));
+    push_referrer(&ci, 502, &image, for_prod, BUNDLE).await;
+    assert_eq!(
+        status_of_manifest(&deploy, "1.0").await,
+        200,
+        "named prod/app"
+    );
+    // A classic signature names its repository: it binds.
+    push_classic(&ci, 512, &nd, "registry.test/prod/app", &nd, &trusted).await;
+    assert_eq!(status_of_manifest(&deploy, &nd).await, 200, "classic .sig");
+
+    // Without the option, the nameless bundle counts (cosign 3 compatibility).
+    let (ci, deploy, trusted, _dir) = gated("enforce").await;
+    let (image, _) = push_image(&ci, 520, None).await;
+    let d = digest_of(&image);
+    push_referrer(
+        &ci,
+        521,
+        &image,
+        sign_bundle_naming(&trusted, &d, None),
+        BUNDLE,
+    )
+    .await;
+    assert_eq!(status_of_manifest(&deploy, &d).await, 200, "unbound policy");
 }
 
 /// Revoking the trusted key, then an artifact's digest, denies what they admitted; the trace

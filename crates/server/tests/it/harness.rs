@@ -125,6 +125,13 @@ impl Registry {
         let app = App::open_with_ledger(config, Some(ledger.clone()))
             .expect("the registry opens on an empty directory");
         server::gate::start(&app).await.expect("the gate starts");
+        if !app.config.policy_files.is_empty() {
+            // As `vouch serve` does: policy files are watched (and SIGHUP heard).
+            tokio::spawn(server::gate::reload::watch(
+                Arc::clone(&app),
+                app.config.policy_watch,
+            ));
+        }
         Registry {
             router: server::router(app),
             _dir: Arc::new(dir),

@@ -409,6 +409,7 @@ const POLICY_FIELDS: &[&str] = &[
     "repositories",
     "mode",
     "index_children",
+    "bind_repository",
     "authorities",
     "threshold",
     "attestations",
@@ -471,6 +472,19 @@ impl Loader<'_> {
             None | Some("each") => IndexChildren::Each,
             Some("inherit") => IndexChildren::Inherit,
             Some(_) => return Err(err("index_children", PolicyErrorKind::BadIndexChildren)),
+        };
+        let bind_repository = match m.get("bind_repository") {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(other) => {
+                return Err(err(
+                    "bind_repository",
+                    PolicyErrorKind::Type {
+                        expected: "a bool",
+                        found: kind_of(other),
+                    },
+                ));
+            }
         };
 
         let mut authorities: Vec<Authority> = Vec::new();
@@ -553,6 +567,7 @@ impl Loader<'_> {
             repositories,
             mode,
             index_children,
+            bind_repository,
             authorities,
             threshold,
             attestations,
@@ -785,9 +800,13 @@ fn canonical_json(p: &Policy) -> Vec<u8> {
     if let Some(d) = &p.description {
         entries.push(("description", s(d)));
     }
-    // Only when not the default, so that the digests of policies without it stay as they were.
+    // These two only when not the default, so that the digests of policies written before
+    // them stay as they were.
     if p.index_children != IndexChildren::Each {
         entries.push(("index_children", s(p.index_children.as_str())));
+    }
+    if p.bind_repository {
+        entries.push(("bind_repository", Json::Bool(true)));
     }
     let mut out = Vec::new();
     write_canonical(&obj(entries), &mut out);

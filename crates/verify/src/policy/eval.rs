@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 
 use super::cel::EvalError;
-use super::evidence::{Evidence, Signer, VerifiedAttestation, short};
+use super::evidence::{Evidence, Signer, VerifiedAttestation, VerifiedSignature, short};
 use super::{Mode, Policy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +103,15 @@ pub enum AuthorityFinding {
     Revoked { signer: Signer },
     /// Its signers already count for other authorities (one signer counts once).
     CountedElsewhere { signers: Vec<Signer> },
+    /// It signed, but the policy binds signatures to `repository` and none of its signatures
+    /// names it: `evidence` is the first of them, `names` what it names (empty: nothing).
+    Unbound {
+        signer: Signer,
+        evidence: Digest,
+        names: Vec<String>,
+        #[serde(serialize_with = "display")]
+        repository: RepoName,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,6 +126,14 @@ pub enum AttestationFinding {
     RevokedSigner {
         evidence: Digest,
         signer: Signer,
+    },
+    /// The policy binds attestations to `repository`, and no subject with the artifact's
+    /// digest names it: `names` is what those subjects name (empty: nothing).
+    Unbound {
+        evidence: Digest,
+        names: Vec<String>,
+        #[serde(serialize_with = "display")]
+        repository: RepoName,
     },
     /// Condition `index` (0-based) evaluated to false.
     ConditionFalse {
@@ -152,6 +169,38 @@ fn signer_list(f: &mut fmt::Formatter<'_>, signers: &[Signer]) -> fmt::Result {
         write!(f, " and {} more", signers.len() - SHOWN)?;
     }
     Ok(())
+}
+
+/// Characters of one name shown in a message; a longer name is cut.
+const NAME_SHOWN: usize = 128;
+
+/// What a signature or attestation names, and the repository the policy binds it to:
+/// `names dev/app (the policy binds signatures to prod/app)`. Names are shown as signed
+/// (escaped, at most [`SHOWN`] of them and [`NAME_SHOWN`] characters of each).
+fn binding(
+    f: &mut fmt::Formatter<'_>,
+    names: &[String],
+    what: &str,
+    repository: &RepoName,
+) -> fmt::Result {
+    if names.is_empty() {
+        f.write_str("names no repository")?;
+    } else {
+        f.write_str("names ")?;
+        for (i, name) in names.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match name.char_indices().nth(NAME_SHOWN) {
+                Some((cut, _)) => write!(f, "{}…", name[..cut].escape_debug())?,
+                None => write!(f, "{}", name.escape_debug())?,
+            }
+        }
+        if names.len() > SHOWN {
+            write!(f, " and {} more", names.len() - SHOWN)?;
+        }
+    }
+    write!(f, " (the policy binds {what} to {})", repository.as_str())
 }
 
 impl fmt::Display for Reason {
@@ -194,6 +243,15 @@ impl fmt::Display for Reason {
                         signer_list(f, signers)?;
                         f.write_str(") already count for other authorities")
                     }
+                    AuthorityFinding::Unbound {
+                        signer,
+                        evidence,
+                        names,
+                        repository,
+                    } => {
+                        write!(f, "{} by {signer} ", short(evidence.as_str()))?;
+                        binding(f, names, "signatures", repository)
+                    }
                 }
             }
             Reason::Attestation {
@@ -229,6 +287,14 @@ impl fmt::Display for AttestationFinding {
                 "{} is signed by {signer}, which is revoked",
                 short(evidence.as_str())
             ),
+            AttestationFinding::Unbound {
+                evidence,
+                names,
+                repository,
+            } => {
+                write!(f, "{} ", short(evidence.as_str()))?;
+                binding(f, names, "attestations", repository)
+            }
             AttestationFinding::ConditionFalse {
                 evidence,
                 index,
@@ -316,11 +382,21 @@ fn signatures(
     reasons: &mut Vec<Reason>,
     used: &mut BTreeSet<Digest>,
 ) {
-    // Distinct signers in order of appearance, each with the first evidence that carried it.
+    // Whether a signature counts here: always, or, when the policy binds signatures to the
+    // repository, if what it signed names the repository.
+    let bound = |sig: &VerifiedSignature| {
+        !policy.bind_repository() || evidence.names_repository(sig.names.iter().map(String::as_str))
+    };
+    // Distinct signers of signatures that count, in order of appearance, each with the first
+    // evidence that carried it; and every distinct signer, for the reasons.
     let mut signers: Vec<(Signer, &Digest)> = Vec::new();
+    let mut everyone: Vec<Signer> = Vec::new();
     for sig in &evidence.signatures {
         let signer = sig.signer.normalized();
-        if !signers.iter().any(|(s, _)| *s == signer) {
+        if !everyone.contains(&signer) {
+            everyone.push(signer.clone());
+        }
+        if bound(sig) && !signers.iter().any(|(s, _)| *s == signer) {
             signers.push((signer, &sig.evidence));
         }
     }
@@ -361,22 +437,35 @@ fn signatures(
         if matched[a].is_some() {
             continue;
         }
-        let own: Vec<&Signer> = signers
-            .iter()
-            .map(|(s, _)| s)
-            .filter(|s| authority.matches(s))
-            .collect();
+        // Its signers that do not count here are revoked, or (under a binding policy) signed
+        // only what names another repository or none.
+        let unbound = || {
+            evidence
+                .signatures
+                .iter()
+                .find(|sig| !bound(sig) && authority.matches(&sig.signer.normalized()))
+        };
         let finding = if !edges[a].is_empty() {
             AuthorityFinding::CountedElsewhere {
                 signers: edges[a].iter().map(|&j| signers[j].0.clone()).collect(),
             }
-        } else if let Some(revoked) = own.first() {
+        } else if let Some(revoked) = everyone
+            .iter()
+            .find(|s| authority.matches(s) && evidence.key_revoked(s))
+        {
             AuthorityFinding::Revoked {
-                signer: (*revoked).clone(),
+                signer: revoked.clone(),
+            }
+        } else if let Some(sig) = unbound() {
+            AuthorityFinding::Unbound {
+                signer: sig.signer.normalized(),
+                evidence: sig.evidence.clone(),
+                names: sig.names.clone(),
+                repository: evidence.repository.clone(),
             }
         } else {
             AuthorityFinding::NoSignature {
-                others: signers.iter().map(|(s, _)| s.clone()).collect(),
+                others: everyone.clone(),
             }
         };
         reasons.push(Reason::Authority {
@@ -452,7 +541,18 @@ fn check_attestation(
             signer,
         });
     }
-    // Conditions run only over attestations a trusted authority signed.
+    if policy.bind_repository() && !evidence.names_repository(att.names_for(&evidence.artifact)) {
+        return Some(AttestationFinding::Unbound {
+            evidence: att.evidence.clone(),
+            names: att
+                .names_for(&evidence.artifact)
+                .map(str::to_owned)
+                .collect(),
+            repository: evidence.repository.clone(),
+        });
+    }
+    // Conditions run only over attestations a trusted authority signed (and, under a
+    // binding policy, for this repository).
     let predicate_type = Json::String(att.predicate_type.clone());
     let subject = att.subject_json();
     for (index, program) in conditions.iter().enumerate() {

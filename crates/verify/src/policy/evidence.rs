@@ -42,6 +42,14 @@ impl Evidence {
         }
     }
 
+    /// Whether one of `names` (references as signed: `127.0.0.1:5000/prod/app`,
+    /// `prod/app:1.0`) names the evidence's repository, compared by [`reference_repository`].
+    pub fn names_repository<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> bool {
+        names
+            .into_iter()
+            .any(|n| reference_repository(n) == self.repository.as_str())
+    }
+
     /// Whether the signer is a revoked key.
     pub(super) fn key_revoked(&self, signer: &Signer) -> bool {
         match signer {
@@ -60,6 +68,13 @@ pub struct VerifiedSignature {
     pub signer: Signer,
     /// The digest of what carried it: the signature manifest, or the bundle.
     pub evidence: Digest,
+    /// What its signed content names the artifact as, as signed: a classic simple-signing
+    /// payload's docker-reference, or the names of the signed statement's subjects whose
+    /// digest is the artifact's (`verify::evidence::signed_names` computes them). Empty when
+    /// it names nothing (a message signature, cosign 3's nameless subject). Only a policy
+    /// with `bind_repository` reads it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// An attestation about the artifact that verified: its envelope's signature, and its
@@ -98,6 +113,15 @@ impl VerifiedAttestation {
         Ok(VerifiedAttestation::from_statement(
             statement, signer, evidence,
         ))
+    }
+
+    /// The names of the statement's subjects whose digest is `artifact`'s, skipping empty
+    /// ones: what the attestation names the artifact as.
+    pub fn names_for<'a>(&'a self, artifact: &'a Digest) -> impl Iterator<Item = &'a str> + 'a {
+        self.subject
+            .iter()
+            .filter(move |s| s.matches(artifact) && !s.name.is_empty())
+            .map(|s| s.name.as_str())
     }
 
     /// The statement's subject as CEL sees it: `[{"name": ..., "digest": {alg: value}}]`.
@@ -169,6 +193,23 @@ impl Signer {
             },
             other => other.clone(),
         }
+    }
+}
+
+/// The repository path a docker reference names, without its registry host, tag or digest:
+/// `127.0.0.1:5000/prod/app:1.0` and `prod/app@sha256:…` both name `prod/app`. The host is
+/// whatever name the signer reached the registry by, so only the path binds. Callers compare
+/// the result with a repository name exactly, so what is not a reference to it does not
+/// match (`https://x/prod/app` reduces to `/x/prod/app`, `Prod/App` stays itself).
+pub fn reference_repository(reference: &str) -> &str {
+    let name = reference.split_once('@').map_or(reference, |(n, _)| n);
+    let name = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => &name[..i],
+        _ => name,
+    };
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => rest,
+        _ => name,
     }
 }
 

@@ -13,6 +13,8 @@
 //! mode: enforce                  # enforce (default) or warn
 //! index_children: each           # each (default): an index needs every child admitted on its
 //!                                # own; inherit: children of an admitted index are admitted
+//! bind_repository: true          # false (default): a signature counts wherever it was copied;
+//!                                # true: only if what was signed names this repository
 //! authorities:                   # at least one, at most 64; names unique
 //!   - name: release-key
 //!     key: cosign.pub            # a PEM public key file, relative to the policy's directory
@@ -55,6 +57,25 @@
 //! Several policies covering a repository must all admit; no policy covering it is its own
 //! outcome ([`SetVerdict::Uncovered`]) for the caller to decide.
 //!
+//! # Binding to the repository
+//! A signature names a digest, and a digest is the same in every repository: a signature made
+//! for `dev/app@sha256:X`, copied with the image into `prod/app` (oras and skopeo copy
+//! referrers), verifies there too. With `bind_repository: true` (as skopeo's
+//! `signedIdentity: matchRepository`) evidence counts only in the repository its signed
+//! content names:
+//! - a signature, if its simple-signing payload's `docker-reference` (cosign classic `.sig`)
+//!   or the `name` of a signed statement's subject whose digest is the artifact's names the
+//!   evidence's repository ([`VerifiedSignature::names`]). A message-signature bundle names
+//!   nothing and never counts; nor do cosign 3's signature statements, whose subject has no
+//!   name (`vouch sign` names the repository, as cosign's attestations do);
+//! - a required attestation, if one of its statement's subjects whose digest is the
+//!   artifact's has such a name.
+//!
+//! A name is compared by its repository path, without registry host, tag or digest
+//! ([`reference_repository`]): `127.0.0.1:5000/prod/app:1.0` names `prod/app`. A signer whose
+//! only signatures name another repository, or none, does not count, and the reason says so
+//! (`sha256:… by key sha256:… names dev/app (the policy binds signatures to prod/app)`).
+//!
 //! # The digest
 //! A policy's digest is the SHA-256 of its canonical JSON ([`Policy::canonical_json`]): the
 //! resolved policy with keys as SPKI fingerprints and trusted roots as the SHA-256 of their
@@ -80,7 +101,9 @@ pub use eval::{
     AttestationFinding, AuthorityFinding, Decision, Reason, SetVerdict, Verdict, evaluate,
     evaluate_set,
 };
-pub use evidence::{Evidence, Signer, VerifiedAttestation, VerifiedSignature};
+pub use evidence::{
+    Evidence, Signer, VerifiedAttestation, VerifiedSignature, reference_repository,
+};
 pub use glob::{Glob, GlobError};
 
 /// How the children of an image index are admitted (`index_children`).
@@ -131,6 +154,7 @@ pub struct Policy {
     repositories: Vec<Glob>,
     mode: Mode,
     index_children: IndexChildren,
+    bind_repository: bool,
     authorities: Vec<Authority>,
     threshold: usize,
     attestations: Vec<AttestationRule>,
@@ -165,6 +189,12 @@ impl Policy {
     /// How an image index's children are admitted.
     pub fn index_children(&self) -> IndexChildren {
         self.index_children
+    }
+
+    /// Whether signatures and attestations count only where their signed content names the
+    /// repository (`bind_repository`).
+    pub fn bind_repository(&self) -> bool {
+        self.bind_repository
     }
 
     pub fn authorities(&self) -> &[Authority] {

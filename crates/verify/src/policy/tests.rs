@@ -235,7 +235,7 @@ fn invalid_documents_name_the_field() {
         ("".into(), "expected a map, found null"),
         (
             with("repositores: [a]\n"),
-            "repositores: unknown field (expected one of: name, description, repositories, mode, index_children, authorities, threshold, attestations)",
+            "repositores: unknown field (expected one of: name, description, repositories, mode, index_children, bind_repository, authorities, threshold, attestations)",
         ),
         (
             MINIMAL.replace("key: a.pub", "kye: a.pub"),
@@ -305,6 +305,18 @@ fn invalid_documents_name_the_field() {
         (
             with("index_children: some\n"),
             "index_children: must be each or inherit",
+        ),
+        (
+            with("bind_repository: yes\n"),
+            "bind_repository: expected a bool, found a string",
+        ),
+        (
+            with("bind_repository: 1\n"),
+            "bind_repository: expected a bool, found an integer",
+        ),
+        (
+            with("bind_repository: matchRepository\n"),
+            "bind_repository: expected a bool, found a string",
         ),
         // Authorities.
         (
@@ -603,8 +615,33 @@ impl Ev {
             RepoName::parse("prod/app").unwrap(),
         ))
     }
-    fn sig(mut self, signer: Signer, label: &str) -> Ev {
+    /// A signature whose signed content names nothing (a message signature, cosign 3's).
+    fn sig(self, signer: Signer, label: &str) -> Ev {
+        self.sig_naming(signer, label, &[])
+    }
+    /// A signature whose signed content names the artifact as `names`.
+    fn sig_naming(mut self, signer: Signer, label: &str, names: &[&str]) -> Ev {
         self.0.signatures.push(VerifiedSignature {
+            signer,
+            evidence: digest_of(label),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+        });
+        self
+    }
+    /// A provenance attestation whose statement's subjects are `subjects` (name, digest).
+    fn att_about(mut self, signer: Signer, label: &str, subjects: &[(&str, &Digest)]) -> Ev {
+        self.0.attestations.push(VerifiedAttestation {
+            predicate_type: SLSA.to_owned(),
+            predicate: provenance(),
+            subject: subjects
+                .iter()
+                .map(|(name, d)| crate::intoto::Subject {
+                    name: (*name).to_owned(),
+                    digest: [(d.algorithm().as_str().to_owned(), d.hex().to_owned())]
+                        .into_iter()
+                        .collect(),
+                })
+                .collect(),
             signer,
             evidence: digest_of(label),
         });
@@ -648,7 +685,12 @@ impl Ev {
 
 /// A policy over keys A, B, C (authorities `a`, `b`, `c`) with the given threshold.
 fn keys_policy(n: usize, threshold: usize) -> Policy {
-    let mut doc = String::from("name: keys\nrepositories: [prod/**]\nauthorities:\n");
+    keys_policy_with(n, threshold, "")
+}
+
+/// [`keys_policy`], with `extra` at the top of the document.
+fn keys_policy_with(n: usize, threshold: usize, extra: &str) -> Policy {
+    let mut doc = format!("name: keys\nrepositories: [prod/**]\n{extra}authorities:\n");
     for (name, file) in [("a", "a.pub"), ("b", "b.pub"), ("c", "c.pub")]
         .iter()
         .take(n)
@@ -666,8 +708,13 @@ fn keyless_policy(extra: &str) -> Policy {
 }
 
 fn attest_policy(conditions: &[&str]) -> Policy {
+    attest_policy_with(conditions, "")
+}
+
+/// [`attest_policy`], with `extra` at the top of the document.
+fn attest_policy_with(conditions: &[&str], extra: &str) -> Policy {
     let mut doc = format!(
-        "name: attested\nrepositories: [prod/**]\nauthorities:\n  - name: a\n    key: a.pub\n  - name: b\n    key: b.pub\nattestations:\n  - predicate_type: {SLSA}\n    conditions:\n"
+        "name: attested\nrepositories: [prod/**]\n{extra}authorities:\n  - name: a\n    key: a.pub\n  - name: b\n    key: b.pub\nattestations:\n  - predicate_type: {SLSA}\n    conditions:\n"
     );
     for c in conditions {
         doc += &format!("      - '{}'\n", c.replace('\'', "''"));
@@ -1159,7 +1206,319 @@ impl TapSig for Evidence {
         self.signatures.push(VerifiedSignature {
             signer,
             evidence: digest_of("extra"),
+            names: Vec::new(),
         });
         self
     }
+}
+
+// Binding to the repository.
+
+#[test]
+fn bind_repository_is_in_the_digest_only_when_true() {
+    let base = policy(MINIMAL);
+    assert!(!base.bind_repository());
+    // The canonical form of a policy without the field is what it was before the field.
+    let fingerprint = keys::hex(&FIXTURE.keys[0].fingerprint());
+    assert_eq!(
+        std::str::from_utf8(base.canonical_json()).unwrap(),
+        format!(
+            r#"{{"attestations":[],"authorities":[{{"key":"sha256:{fingerprint}","name":"k"}}],"format":"vouch-policy/v1","mode":"enforce","name":"p","repositories":["prod/**"],"threshold":1}}"#
+        )
+    );
+    let off = policy(&format!("{MINIMAL}bind_repository: false\n"));
+    assert!(!off.bind_repository());
+    assert_eq!(off.canonical_json(), base.canonical_json());
+    assert_eq!(off.digest(), base.digest());
+
+    let on = policy(&format!("{MINIMAL}bind_repository: true\n"));
+    assert!(on.bind_repository());
+    assert_ne!(on.digest(), base.digest());
+    let canonical = std::str::from_utf8(on.canonical_json()).unwrap();
+    assert!(
+        canonical.starts_with(r#"{"attestations":[],"authorities":[{"#)
+            && canonical.contains(r#""}],"bind_repository":true,"format":"#),
+        "{canonical}"
+    );
+    let toml = parse_toml(
+        "bind_repository = true\nname = \"p\"\nrepositories = [\"prod/**\"]\n[[authorities]]\nname = \"k\"\nkey = \"a.pub\"\n",
+    )
+    .unwrap();
+    assert_eq!(toml.digest(), on.digest());
+}
+
+#[test]
+fn a_reference_names_its_repository_path() {
+    let cases = [
+        ("127.0.0.1:5000/prod/app:1.0", "prod/app"),
+        ("127.0.0.1:5000/prod/app", "prod/app"),
+        ("registry.example/prod/app@sha256:aa", "prod/app"),
+        ("localhost/prod/app:latest", "prod/app"),
+        ("localhost:5000/prod/app", "prod/app"),
+        ("prod/app", "prod/app"),
+        ("prod/app:1.0", "prod/app"),
+        ("prod/app:1.0@sha256:aa", "prod/app"),
+        ("app", "app"),
+        ("registry.example:443/a/b/c:tag@sha256:bb", "a/b/c"),
+        // Not a reference to prod/app: what is left is not that repository's name.
+        (
+            "https://registry.example/prod/app",
+            "/registry.example/prod/app",
+        ),
+        ("Prod/App", "Prod/App"),
+        ("registry.example/team/prod/app", "team/prod/app"),
+        ("", ""),
+    ];
+    for (reference, repository) in cases {
+        assert_eq!(reference_repository(reference), repository, "{reference}");
+    }
+}
+
+const HERE: &str = "127.0.0.1:5000/prod/app";
+
+fn short_of(label: &str) -> String {
+    crate::policy::evidence::short(digest_of(label).as_str())
+}
+
+#[test]
+fn bound_signatures_count_only_where_they_name_the_repository() {
+    let bound = keys_policy_with(1, 1, "bind_repository: true\n");
+    let s1 = short_of("s1");
+    let names = |what: &str, repository: &str| {
+        format!(
+            "0 of 1 required authorities signed; signature by a: {s1} by {{A}} {what} (the policy binds signatures to {repository})"
+        )
+    };
+    // The repository, by any host, tag or digest.
+    for name in [
+        "prod/app",
+        HERE,
+        "registry.example/prod/app:1.0",
+        "localhost/prod/app@sha256:aa",
+        "prod/app:latest@sha256:aa",
+    ] {
+        check(&bound, Ev::new().sig_naming(key(0), "s1", &[name]), Ok(()));
+    }
+    // One name of several is enough; one bound signature of the signer's is enough.
+    check(
+        &bound,
+        Ev::new().sig_naming(key(0), "s1", &["dev/app", HERE]),
+        Ok(()),
+    );
+    check(
+        &bound,
+        Ev::new()
+            .sig(key(0), "s1")
+            .sig_naming(key(0), "s2", &["dev/app"])
+            .sig_naming(key(0), "s3", &[HERE]),
+        Ok(()),
+    );
+    // Nothing named (a message signature, cosign 3's nameless statement): it does not count.
+    check(
+        &bound,
+        Ev::new().sig(key(0), "s1"),
+        Err(&names("names no repository", "prod/app")),
+    );
+    // Another repository, however it is spelled.
+    for name in [
+        "127.0.0.1:5000/dev/app",
+        "dev/app:1.0",
+        "prod/app/sub",
+        "prod",
+        "Prod/App",
+        "https://127.0.0.1:5000/prod/app",
+        "registry.example/team/prod/app",
+    ] {
+        check(
+            &bound,
+            Ev::new().sig_naming(key(0), "s1", &[name]),
+            Err(&names(&format!("names {name}"), "prod/app")),
+        );
+    }
+    // What counts is the evidence's repository: the same signature, in another one.
+    check(
+        &bound,
+        Ev::new()
+            .repo("prod/other")
+            .sig_naming(key(0), "s1", &[HERE]),
+        Err(&names(&format!("names {HERE}"), "prod/other")),
+    );
+    // Names as signed, escaped, at most five and 128 characters of each.
+    let long = format!("dev/{}", "a".repeat(200));
+    check(
+        &bound,
+        Ev::new().sig_naming(key(0), "s1", &[&long, "dev/a\nb"]),
+        Err(&names(
+            &format!("names {}…, dev/a\\nb", &long[..128]),
+            "prod/app",
+        )),
+    );
+    check(
+        &bound,
+        Ev::new().sig_naming(key(0), "s1", &["d1", "d2", "d3", "d4", "d5", "d6", "d7"]),
+        Err(&names("names d1, d2, d3, d4, d5 and 2 more", "prod/app")),
+    );
+    // A revoked signer is reported as revoked, bound or not.
+    check(
+        &bound,
+        Ev::new().sig(key(0), "s1").revoke_key(0),
+        Err("0 of 1 required authorities signed; signature by a: {A} is revoked"),
+    );
+    // Someone else's signature naming the repository does not make the authority's count.
+    check(
+        &bound,
+        Ev::new()
+            .sig(key(0), "s1")
+            .sig_naming(key(3), "s2", &[HERE]),
+        Err(&names("names no repository", "prod/app")),
+    );
+
+    // Without the option, what a signature names changes nothing (cosign 3 signs no name).
+    let unbound = keys_policy(1, 1);
+    check(&unbound, Ev::new().sig(key(0), "s1"), Ok(()));
+    check(
+        &unbound,
+        Ev::new().sig_naming(key(0), "s1", &["dev/app"]),
+        Ok(()),
+    );
+}
+
+#[test]
+fn a_threshold_counts_only_bound_signers() {
+    let bound = keys_policy_with(2, 2, "bind_repository: true\n");
+    let s2 = short_of("s2");
+    check(
+        &bound,
+        Ev::new().sig_naming(key(0), "s1", &[HERE]).sig_naming(
+            key(1),
+            "s2",
+            &["127.0.0.1:5000/dev/app"],
+        ),
+        Err(&format!(
+            "1 of 2 required authorities signed (a); signature by b: {s2} by {{B}} names 127.0.0.1:5000/dev/app (the policy binds signatures to prod/app)"
+        )),
+    );
+    check(
+        &bound,
+        Ev::new()
+            .sig_naming(key(0), "s1", &[HERE])
+            .sig_naming(key(1), "s2", &["prod/app"]),
+        Ok(()),
+    );
+    // 2 of 3: the unbound signer is not needed.
+    let two_of_three = keys_policy_with(3, 2, "bind_repository: true\n");
+    check(
+        &two_of_three,
+        Ev::new()
+            .sig_naming(key(0), "s1", &[HERE])
+            .sig(key(2), "s3")
+            .sig_naming(key(1), "s2", &[HERE]),
+        Ok(()),
+    );
+    let s3 = short_of("s3");
+    check(
+        &two_of_three,
+        Ev::new()
+            .sig_naming(key(0), "s1", &[HERE])
+            .sig(key(2), "s3"),
+        Err(&format!(
+            "1 of 2 required authorities signed (a); signature by b: none (2 other signers: {{A}}, {}); signature by c: {s3} by {} names no repository (the policy binds signatures to prod/app)",
+            key(2),
+            key(2)
+        )),
+    );
+    // The structured reason.
+    let v = evaluate(
+        &bound,
+        &Ev::new()
+            .sig_naming(key(0), "s1", &[HERE])
+            .sig_naming(key(1), "s2", &["dev/app"])
+            .0,
+    );
+    let j = serde_json::to_value(&v).unwrap();
+    let finding = &j["reasons"][1]["finding"];
+    assert_eq!(finding["kind"], "unbound", "{j}");
+    assert_eq!(finding["names"], json!(["dev/app"]));
+    assert_eq!(finding["repository"], "prod/app");
+    assert_eq!(finding["evidence"], digest_of("s2").as_str());
+    assert_eq!(finding["signer"]["type"], "key");
+}
+
+#[test]
+fn bound_attestations_count_only_where_a_subject_names_the_repository() {
+    let bound = attest_policy_with(&[BUILDER_OK], "bind_repository: true\n");
+    let artifact = digest_of("artifact");
+    let other = digest_of("other");
+    let signed = || Ev::new().sig_naming(key(0), "s1", &[HERE]);
+    let p1 = short_of("p1");
+    let unbound = |what: &str| {
+        format!(
+            "attestation https://slsa.dev/provenance/v1: {p1} {what} (the policy binds attestations to prod/app)"
+        )
+    };
+    check(
+        &bound,
+        signed().att_about(key(0), "p1", &[(HERE, &artifact)]),
+        Ok(()),
+    );
+    check(
+        &bound,
+        signed().att_about(key(1), "p1", &[("prod/app:1.0", &artifact)]),
+        Ok(()),
+    );
+    // The name must be on a subject with the artifact's digest.
+    check(
+        &bound,
+        signed().att_about(key(0), "p1", &[(HERE, &other), ("", &artifact)]),
+        Err(&unbound("names no repository")),
+    );
+    check(
+        &bound,
+        signed().att(key(0), provenance(), "p1"),
+        Err(&unbound("names no repository")),
+    );
+    check(
+        &bound,
+        signed().att_about(
+            key(0),
+            "p1",
+            &[("127.0.0.1:5000/dev/app", &artifact), (HERE, &other)],
+        ),
+        Err(&unbound("names 127.0.0.1:5000/dev/app")),
+    );
+    // One bound attestation among unbound ones is enough.
+    check(
+        &bound,
+        signed()
+            .att_about(key(0), "p1", &[("dev/app", &artifact)])
+            .att_about(key(0), "p2", &[(HERE, &artifact)]),
+        Ok(()),
+    );
+    // The signer is checked first: an untrusted one is reported as such.
+    check(
+        &bound,
+        signed().att_about(key(3), "p1", &[("dev/app", &artifact)]),
+        Err(&format!(
+            "attestation https://slsa.dev/provenance/v1: {p1} is signed by {{D}}, none of the policy's authorities"
+        )),
+    );
+    // Signatures are bound too: the attestation does not lend its name to them.
+    check(
+        &bound,
+        Ev::new()
+            .sig(key(0), "s1")
+            .att_about(key(0), "p1", &[(HERE, &artifact)]),
+        Err(&format!(
+            "0 of 1 required authorities signed; signature by a: {} by {{A}} names no repository (the policy binds signatures to prod/app); signature by b: none (1 other signer: {{A}})",
+            short_of("s1")
+        )),
+    );
+    // Without the option, the subject's name changes nothing.
+    check(
+        &attest_policy(&[BUILDER_OK]),
+        Ev::new()
+            .sig(key(0), "s1")
+            .att_about(key(0), "p1", &[("dev/app", &artifact)]),
+        Ok(()),
+    );
 }
