@@ -641,8 +641,9 @@ impl Meta {
         })
     }
 
-    /// Whether a manifest of `repo` admitted under `policies` (the digests of those in force)
-    /// refers to `target` (a blob or a child manifest).
+    /// Whether a manifest of `repo` admitted without reservation (not in warn mode) under
+    /// `policies` (the digests of those in force) refers to `target` (a blob or a child
+    /// manifest).
     pub fn admitted_referrer_of(
         &self,
         repo: &RepoName,
@@ -654,7 +655,7 @@ impl Meta {
             c.prepare_cached(
                 "SELECT 1 FROM manifest_refs r
                  JOIN admissions a ON a.repo = r.repo AND a.digest = r.manifest AND a.admitted = 1
-                   AND a.policies = ?3
+                   AND a.policies = ?3 AND a.reasons = '[]'
                  WHERE r.repo = (SELECT id FROM repos WHERE name = ?1) AND r.target = ?2",
             )?
             .exists(params![repo.as_str(), target.as_str(), policies])

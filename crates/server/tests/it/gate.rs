@@ -346,10 +346,10 @@ async fn warn_mode_serves_with_a_warning_and_records_the_denial() {
         warning.starts_with("299 vouch \"not admitted (warn mode)"),
         "{warning}"
     );
-    assert_eq!(
-        deploy.get(format!("/v2/{REPO}/blobs/{layer}")).await.status,
-        200
-    );
+    // Its blobs too, with the same warning.
+    let blob = deploy.get(format!("/v2/{REPO}/blobs/{layer}")).await;
+    assert_eq!(blob.status, 200);
+    assert_eq!(blob.header("warning").unwrap_or_default(), warning);
 }
 
 /// Each attack leaves the image quarantined for `deploy`.
