@@ -3,7 +3,8 @@
 //! admitted) and `vouch trace` (an artifact's history from the ledger: pushed by whom, signed
 //! by whom, its provenance, every decision with its policy digest and reasons, revocations;
 //! every entry's inclusion proof checked here against the checkpoint, whose signature is
-//! checked with `--vkey`).
+//! checked with `--vkey`), and `vouch policy reload` (the server reads its policy files
+//! again).
 
 use std::process::ExitCode;
 
@@ -93,6 +94,43 @@ pub fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
         match index {
             Some(i) => eprintln!("Revoked; recorded as ledger entry {i}"),
             None => eprintln!("Revoked"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `vouch policy reload`: `POST /api/v1/policies/reload`, then what is in force.
+pub fn reload(remote: &Remote) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let api = Api::new(remote)?;
+        let answer = api
+            .send(Method::POST, "/api/v1/policies/reload", None)
+            .await?;
+        if answer.status != 200 {
+            bail!(
+                "POST {}/api/v1/policies/reload: {}",
+                remote.url,
+                answer.describe()
+            );
+        }
+        let body: Value =
+            serde_json::from_slice(&answer.body).context("the registry's answer is not JSON")?;
+        let policies = body["policies"].as_array().cloned().unwrap_or_default();
+        if body["changed"] == true {
+            eprintln!(
+                "Policies reloaded; {} artifacts decided again",
+                body["evaluated"].as_u64().unwrap_or(0)
+            );
+        } else {
+            eprintln!("The policy files are unchanged");
+        }
+        for p in policies {
+            println!(
+                "{} {} ({})",
+                p["name"].as_str().unwrap_or("?"),
+                p["digest"].as_str().unwrap_or("?"),
+                p["mode"].as_str().unwrap_or("?")
+            );
         }
         Ok(ExitCode::SUCCESS)
     })

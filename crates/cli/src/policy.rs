@@ -47,6 +47,13 @@ pub enum PolicyCommand {
         /// The image: REGISTRY/REPOSITORY[:TAG][@DIGEST].
         image: String,
     },
+    /// Make a running registry read its policy files again (administrators; as SIGHUP does):
+    /// changed policies take effect and every covered artifact is decided again. A file that
+    /// does not load is reported and the policies in force stay.
+    Reload {
+        #[command(flatten)]
+        remote: crate::ledger::Remote,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -64,6 +71,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             output,
             image,
         } => eval(&policies, &registry, output, &image),
+        PolicyCommand::Reload { remote } => crate::gate::reload(&remote),
     }
 }
 

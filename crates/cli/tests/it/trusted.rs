@@ -331,4 +331,34 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
     );
     vouch_sign(&tmp.path().join("next.key"), &image);
     run(&mut podman_pull(&Store::new(), &image));
+
+    // `vouch policy reload` asks the same: only administrators; the files are unchanged now.
+    let reload = |user: &str, password: &str| {
+        vouch()
+            .args([
+                "policy",
+                "reload",
+                "--url",
+                &url,
+                "--registry-username",
+                user,
+            ])
+            .args(["--registry-password", password])
+            .output()
+            .expect("vouch policy reload runs")
+    };
+    let refused = reload("deploy", "deploy-pass");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("403"),
+        "{refused:?}"
+    );
+    let unchanged = reload("admin", "admin-pass");
+    assert!(unchanged.status.success(), "{unchanged:?}");
+    assert!(String::from_utf8_lossy(&unchanged.stderr).contains("unchanged"));
+    let in_force = String::from_utf8_lossy(&unchanged.stdout).into_owned();
+    assert!(
+        in_force.starts_with("prod-signed sha256:") && in_force.contains("(enforce)"),
+        "{in_force}"
+    );
 }
