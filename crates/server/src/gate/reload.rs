@@ -54,7 +54,10 @@ impl GateCell {
         &self.countersigner
     }
 
-    fn replace(&self, gate: Gate) {
+    /// Puts `gate` in force at once. Decisions stored under the previous one are not made
+    /// again here: until [`reevaluate_all`] has run, reads decide afresh (what [`reload`]
+    /// does: this, then that).
+    pub fn replace(&self, gate: Gate) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(gate);
     }
 }

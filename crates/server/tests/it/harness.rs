@@ -46,6 +46,8 @@ pub struct Registry {
     _dir: Arc<tempfile::TempDir>,
     credentials: Option<String>,
     ledger: Option<Arc<LedgerHandle>>,
+    /// The application, for tests that reach past HTTP (a gated registry's).
+    app: Option<Arc<App>>,
 }
 
 /// The origin of the test ledgers.
@@ -77,6 +79,7 @@ impl Registry {
             _dir: Arc::new(dir),
             credentials: None,
             ledger: None,
+            app: None,
         }
     }
 
@@ -105,6 +108,7 @@ impl Registry {
             _dir: Arc::new(dir),
             credentials: None,
             ledger: Some(Arc::new(LedgerHandle(ledger))),
+            app: None,
         }
     }
 
@@ -133,11 +137,19 @@ impl Registry {
             ));
         }
         Registry {
-            router: server::router(app),
+            router: server::router(Arc::clone(&app)),
             _dir: Arc::new(dir),
             credentials: None,
             ledger: Some(Arc::new(LedgerHandle(ledger))),
+            app: Some(app),
         }
+    }
+
+    /// The application of a registry made with [`Registry::with_gate`].
+    pub fn app(&self) -> &Arc<App> {
+        self.app
+            .as_ref()
+            .expect("a registry made with Registry::with_gate")
     }
 
     /// The data directory of the registry.

@@ -46,6 +46,12 @@ impl Setup {
         statuses
     }
 
+    /// What `deploy` gets for a blob of `prod/app`.
+    async fn blob(&self, digest: &str) -> u16 {
+        let path = format!("/v2/prod/app/blobs/{digest}");
+        self.deploy.get(path).await.status.as_u16()
+    }
+
     async fn reload(&self, who: &Registry) -> (u16, serde_json::Value) {
         let r = who.post("/api/v1/policies/reload").await;
         let body = serde_json::from_slice(&r.body).unwrap_or_default();
@@ -255,4 +261,56 @@ async fn the_watcher_picks_up_a_replaced_key_file() {
     // The image's blobs follow its admission.
     let blob = s.deploy.get(format!("/v2/prod/app/blobs/{layer}")).await;
     assert_eq!(blob.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn between_a_swap_and_the_re_evaluation_reads_are_decided_afresh() {
+    let old = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
+    let new = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
+    let s = reloadable(&old, None).await;
+    let (by_new, new_layer) = push_image(&s.ci, 4, None).await;
+    let (by_old, old_layer) = push_image(&s.ci, 5, None).await;
+    push_referrer(
+        &s.ci,
+        14,
+        &by_new,
+        sign_bundle(&new, &digest_of(&by_new)),
+        BUNDLE,
+    )
+    .await;
+    push_referrer(
+        &s.ci,
+        15,
+        &by_old,
+        sign_bundle(&old, &digest_of(&by_old)),
+        BUNDLE,
+    )
+    .await;
+    assert_eq!(s.reads(&[&by_new, &by_old]).await, [403, 200]);
+
+    // The new policy in force, nothing decided again yet: every stored decision names the old
+    // policy, and no read may rest on one.
+    s.trust(&new);
+    let app = s.ci.app();
+    let set = server::config::load_policies(&app.config.policy_files).expect("the policy loads");
+    app.gate
+        .as_ref()
+        .expect("a gate")
+        .replace(server::gate::Gate::new(set));
+    assert_eq!(s.reads(&[&by_new, &by_old]).await, [200, 403]);
+    assert_eq!(s.blob(&new_layer).await, 200);
+    assert_eq!(s.blob(&old_layer).await, 403);
+
+    // Reads store and record nothing; the re-evaluation does, and agrees with them.
+    assert_eq!(
+        s.events("artifact.admitted").len(),
+        1,
+        "only by_old, at first"
+    );
+    // (As at start: the policy recorded, then everything decided again.)
+    server::gate::start(app).await.expect("decided again");
+    assert_eq!(s.reads(&[&by_new, &by_old]).await, [200, 403]);
+    assert_eq!(s.blob(&new_layer).await, 200);
+    assert_eq!(s.blob(&old_layer).await, 403);
+    assert_eq!(s.events("artifact.admitted").len(), 2);
 }
