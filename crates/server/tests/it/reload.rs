@@ -37,6 +37,26 @@ impl Setup {
         );
     }
 
+    /// Two images (from seeds `seed` and `seed + 1`), signed by `first` and `second`: each
+    /// one's descriptor and a layer's digest.
+    async fn two_images(
+        &self,
+        seed: u64,
+        first: &PrivateKey,
+        second: &PrivateKey,
+    ) -> ((Value, String), (Value, String)) {
+        let mut images = Vec::new();
+        for (i, key) in [first, second].into_iter().enumerate() {
+            let seed = seed + i as u64;
+            let (image, layer) = push_image(&self.ci, seed, None).await;
+            let bundle = sign_bundle(key, &digest_of(&image));
+            push_referrer(&self.ci, seed + 100, &image, bundle, BUNDLE).await;
+            images.push((image, layer));
+        }
+        let second = images.pop().expect("two");
+        (images.pop().expect("two"), second)
+    }
+
     /// What `deploy` (pull only) gets for each image's manifest.
     async fn reads(&self, images: &[&Value]) -> Vec<u16> {
         let mut statuses = Vec::new();
@@ -126,24 +146,7 @@ async fn a_reload_puts_changed_policies_in_force_both_ways_and_a_broken_file_cha
     );
 
     // One image signed by the new key, one by the old: only the second is admitted.
-    let (by_new, _) = push_image(&s.ci, 1, None).await;
-    let (by_old, _) = push_image(&s.ci, 2, None).await;
-    push_referrer(
-        &s.ci,
-        11,
-        &by_new,
-        sign_bundle(&new, &digest_of(&by_new)),
-        BUNDLE,
-    )
-    .await;
-    push_referrer(
-        &s.ci,
-        12,
-        &by_old,
-        sign_bundle(&old, &digest_of(&by_old)),
-        BUNDLE,
-    )
-    .await;
+    let ((by_new, _), (by_old, _)) = s.two_images(1, &new, &old).await;
     assert_eq!(s.reads(&[&by_new, &by_old]).await, [403, 200]);
 
     // Nothing changed on disk: nothing to do.
@@ -268,24 +271,7 @@ async fn between_a_swap_and_the_re_evaluation_reads_are_decided_afresh() {
     let old = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
     let new = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
     let s = reloadable(&old, None).await;
-    let (by_new, new_layer) = push_image(&s.ci, 4, None).await;
-    let (by_old, old_layer) = push_image(&s.ci, 5, None).await;
-    push_referrer(
-        &s.ci,
-        14,
-        &by_new,
-        sign_bundle(&new, &digest_of(&by_new)),
-        BUNDLE,
-    )
-    .await;
-    push_referrer(
-        &s.ci,
-        15,
-        &by_old,
-        sign_bundle(&old, &digest_of(&by_old)),
-        BUNDLE,
-    )
-    .await;
+    let ((by_new, new_layer), (by_old, old_layer)) = s.two_images(4, &new, &old).await;
     assert_eq!(s.reads(&[&by_new, &by_old]).await, [403, 200]);
 
     // The new policy in force, nothing decided again yet: every stored decision names the old
