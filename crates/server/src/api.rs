@@ -225,9 +225,10 @@ async fn reload_policies(app: &Arc<App>, who: &Principal) -> Result<Response, Ap
             StatusCode::OK,
             &serde_json::to_value(&reloaded).unwrap_or_default(),
         )),
-        Err(crate::gate::reload::ReloadError::Reevaluate(e)) => {
-            Err(ApiError::internal(format!("policies reloaded; {e}")))
-        }
+        Err(
+            e @ (crate::gate::reload::ReloadError::Record(_)
+            | crate::gate::reload::ReloadError::Reevaluate(_)),
+        ) => Err(ApiError::internal(e.to_string())),
         Err(e) => Err(bad_request(e.to_string())),
     }
 }

@@ -715,7 +715,7 @@ pub async fn start(app: &Arc<App>) -> Result<(), ApiError> {
             .as_ref()
             .is_none_or(|l| !l.entries_about(digest.as_str()).is_empty())
     };
-    record_policies(app, &known, &[]).await?;
+    record_policies(app, cell.current().policies(), &known, &[]).await?;
     let evaluated = reevaluate_all(app).await?;
     tracing::info!(
         policies = cell.current().policies().policies().len(),
@@ -725,19 +725,16 @@ pub async fn start(app: &Arc<App>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Records `policy.updated` (with the canonical form) for each policy in force whose digest
+/// Records `policy.updated` (with the canonical form) for each policy of `set` whose digest
 /// `known` does not already account for; one that replaces a policy of the same name in
 /// `previous` (name, digest) says so (`replaces`).
 pub(crate) async fn record_policies(
     app: &Arc<App>,
+    set: &PolicySet,
     known: &(dyn Fn(&Digest) -> bool + Send + Sync),
     previous: &[(String, String)],
 ) -> Result<(), ApiError> {
-    let Some(cell) = &app.gate else {
-        return Ok(());
-    };
-    let gate = cell.current();
-    for policy in gate.policies().policies() {
+    for policy in set.policies() {
         let digest = policy.digest().clone();
         if known(&digest) {
             continue;

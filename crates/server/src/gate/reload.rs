@@ -1,8 +1,8 @@
 //! Policies change without a restart. The gate in force is one immutable [`Gate`] behind a
 //! [`GateCell`]; a reload reads the policy files again (with the keys and trusted roots they
-//! name), and if their digests differ from those in force, puts a new gate in place, records
-//! the new versions on the ledger (`policy.updated`) and decides every covered manifest again,
-//! recording only what changed. Reloads come from SIGHUP, from `POST /api/v1/policies/reload`
+//! name), and if their digests differ from those in force, records the new versions on the
+//! ledger (`policy.updated`), puts a new gate in place and decides every covered manifest
+//! again, recording only what changed. Reloads come from SIGHUP, from `POST /api/v1/policies/reload`
 //! and from polling the files every `[gate] watch_interval`.
 //!
 //! Fails closed: a file that does not load (half written by an editor, a syntax error, a
@@ -21,7 +21,6 @@ use verify::policy::PolicySet;
 use super::{Gate, reevaluate_all};
 use crate::App;
 use crate::config::ConfigError;
-use crate::error::ApiError;
 
 /// The gate in force, replaced whole on a reload, and what outlives each version.
 pub struct GateCell {
@@ -86,6 +85,8 @@ pub enum ReloadError {
     NoPolicyFiles,
     #[error("{0} (the policies in force are unchanged)")]
     Invalid(#[from] ConfigError),
+    #[error("recording the new policies failed (the policies in force are unchanged): {0}")]
+    Record(String),
     #[error("the new policies are in force, but deciding again failed: {0}")]
     Reevaluate(String),
 }
@@ -109,7 +110,8 @@ fn digests(set: &PolicySet) -> Vec<String> {
 }
 
 /// Reads the policy files again and, if they changed, puts them in force: recorded on the
-/// ledger, then every covered manifest decided again.
+/// ledger first (a policy that cannot be recorded is not put in force), then every covered
+/// manifest decided again.
 pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ReloadError> {
     let Some(cell) = &app.gate else {
         return Err(ReloadError::NoPolicyFiles);
@@ -138,17 +140,21 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ReloadError> {
         });
     }
     let policies = in_force(&loaded);
+    // Recorded before they are in force: a decision may name only a recorded policy, and a
+    // policy that cannot be recorded (a stopped ledger) is not put in force.
+    let known = |d: &oci::Digest| previous.iter().any(|(_, p)| p == d.as_str());
+    super::record_policies(app, &loaded, &known, &previous)
+        .await
+        .map_err(|e| ReloadError::Record(e.to_string()))?;
     // Preparing the trusted roots' verifiers parses their certificates.
     let gate = tokio::task::spawn_blocking(move || Gate::new(loaded))
         .await
         .map_err(|e| ConfigError::Invalid(format!("preparing the policies failed: {e}")))?;
     cell.replace(gate);
-    let failed = |e: ApiError| ReloadError::Reevaluate(e.to_string());
-    let known = |d: &oci::Digest| previous.iter().any(|(_, p)| p == d.as_str());
-    super::record_policies(app, &known, &previous)
+    // Should this fail, reads are still decided under the new policies (`current_admission`).
+    let evaluated = reevaluate_all(app)
         .await
-        .map_err(failed)?;
-    let evaluated = reevaluate_all(app).await.map_err(failed)?;
+        .map_err(|e| ReloadError::Reevaluate(e.to_string()))?;
     tracing::info!(
         policies = ?policies.iter().map(|p| format!("{} {}", p.name, p.digest)).collect::<Vec<_>>(),
         evaluated,

@@ -300,3 +300,28 @@ async fn between_a_swap_and_the_re_evaluation_reads_are_decided_afresh() {
     assert_eq!(s.blob(&old_layer).await, 403);
     assert_eq!(s.events("artifact.admitted").len(), 2);
 }
+
+#[tokio::test]
+async fn a_policy_the_ledger_cannot_record_is_not_put_in_force() {
+    let old = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
+    let new = PrivateKey::generate(KeyKind::EcdsaP256).expect("a key");
+    let s = reloadable(&old, None).await;
+    let ((by_new, _), (by_old, _)) = s.two_images(6, &new, &old).await;
+    assert_eq!(s.reads(&[&by_new, &by_old]).await, [403, 200]);
+    s.ci.ledger().close();
+    s.trust(&new);
+    let refused = s
+        .root
+        .post("/api/v1/policies/reload")
+        .server_error_expected()
+        .await;
+    assert_eq!(refused.status.as_u16(), 500);
+    // Every decision must name a recorded policy: the old one stays in force.
+    assert_eq!(s.reads(&[&by_new, &by_old]).await, [403, 200]);
+    let app = s.ci.app();
+    let in_force = app.gate.as_ref().expect("a gate").current();
+    assert_eq!(
+        in_force.policies().policies()[0].digest().as_str(),
+        s.policy_updates()[0]
+    );
+}
