@@ -201,7 +201,8 @@ for i in $(seq 1 "$SMALL"); do
             "oci:$C/S:s$i" "docker://127.0.0.1:$VOUCH_PORT/$repo/img$i:1" >/dev/null
     done
     VOUCH_PASSWORD= "$VOUCH" sign --key "$G/release.key" --allow-http-registry \
-        --registry-username ci --registry-password ci-pass "127.0.0.1:$VOUCH_PORT/gated/img$i:1" 2>/dev/null
+        --registry-username ci --registry-password ci-pass "127.0.0.1:$VOUCH_PORT/gated/img$i:1" \
+        2>"$W/sign.err" || { cat "$W/sign.err" >&2; exit 1; }
 done
 for i in $(seq 1 "$SMALL"); do
     for repo in gated plain; do

@@ -9,7 +9,6 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
 use clap::{Args, ValueEnum};
 use hyper::Method;
 use serde_json::{Value, json};
@@ -17,7 +16,9 @@ use verify::checkpoint::SignedCheckpoint;
 use verify::merkle;
 
 use crate::image::{RegistryArgs, registry_client};
-use crate::ledger::{Api, Remote, denied, load_vkey, verify_checkpoint, write_stdout};
+use crate::ledger::{
+    Api, Remote, denied, load_vkey, proof_hashes, verify_checkpoint, write_stdout,
+};
 
 #[derive(Args)]
 pub struct RevokeArgs {
@@ -187,6 +188,7 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             },
             None => signed.checkpoint().clone(),
         };
+        let related = related_names(&trace, digest.as_str());
         let mut rows = Vec::new();
         let mut problems = Vec::new();
         for e in trace["entries"].as_array().into_iter().flatten() {
@@ -194,15 +196,7 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 problems.push("an entry without index or text".to_owned());
                 continue;
             };
-            let proof: Option<Vec<Vec<u8>>> = e["proof"].as_array().and_then(|p| {
-                p.iter()
-                    .map(|h| {
-                        h.as_str()
-                            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
-                    })
-                    .collect()
-            });
-            let proven = proof.is_some_and(|p| {
+            let proven = proof_hashes(e).is_ok_and(|p| {
                 merkle::verify_inclusion(
                     index,
                     checkpoint.size(),
@@ -216,7 +210,8 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 problems.push(format!("entry {index}: its inclusion proof does not hold"));
             }
             let parsed: Value = serde_json::from_str(entry).unwrap_or(Value::Null);
-            if !names(&parsed, digest.as_str(), &trace) {
+            let text = parsed.to_string();
+            if !related.iter().any(|r| text.contains(r.as_str())) {
                 problems.push(format!("entry {index}: unrelated to {digest}"));
             }
             rows.push((index, parsed, proven));
@@ -272,14 +267,11 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Whether a traced entry is about the artifact: it names the digest, or something an entry
-/// that names it names (its evidence, its signers' keys).
-fn names(entry: &Value, digest: &str, trace: &Value) -> bool {
-    let text = entry.to_string();
-    if text.contains(digest) {
-        return true;
-    }
-    let mut related = Vec::new();
+/// What a traced entry may name to be about the artifact: its digest, and what the entries
+/// that name it name (their evidence, their policies, their signers' keys). Gathered once:
+/// every entry is checked against the same list.
+fn related_names(trace: &Value, digest: &str) -> Vec<String> {
+    let mut related = vec![digest.to_owned()];
     for e in trace["entries"].as_array().into_iter().flatten() {
         let Some(t) = e["entry"].as_str() else {
             continue;
@@ -306,7 +298,9 @@ fn names(entry: &Value, digest: &str, trace: &Value) -> bool {
             }
         }
     }
-    related.iter().any(|r| text.contains(r.as_str()))
+    related.sort_unstable();
+    related.dedup();
+    related
 }
 
 /// One line about an entry: time, type, actor, and what matters for its type.
@@ -361,7 +355,7 @@ fn describe(entry: &Value) -> String {
     line
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1100,7 +1100,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Hashes as the proof endpoints give them: `{"proof": ["<base64>", ..]}`.
-fn proof_hashes(value: &Value) -> anyhow::Result<Vec<Hash>> {
+pub(crate) fn proof_hashes(value: &Value) -> anyhow::Result<Vec<Hash>> {
     value
         .get("proof")
         .and_then(Value::as_array)

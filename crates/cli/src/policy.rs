@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::json;
-use verify::evidence::{self, SIGN_PREDICATE_TYPE, Want};
+use verify::evidence::Want;
 use verify::policy::{
     self, AuthorityKind, Evidence, Policy, PolicyError, PolicySet, SetVerdict, Signer,
-    VerifiedAttestation, VerifiedSignature,
 };
 
+use crate::gate::Output;
 use crate::image::{Outcome, RegistryArgs, Trust, examine_with};
 
 #[derive(Subcommand)]
@@ -35,15 +35,17 @@ pub enum PolicyCommand {
         files: Vec<PathBuf>,
     },
     /// Explain the decision the policies make about an image: each signature and attestation
-    /// found, verified against each authority, then the verdict with its reasons.
+    /// found, verified against each authority, then the verdict with its reasons. Revocations
+    /// on a registry's ledger are not consulted here (the registry's own decision, as `vouch
+    /// trace` shows it, includes them).
     Eval {
         /// A policy file (repeatable: every policy covering the repository must admit).
         #[arg(long = "policy", required = true, value_name = "FILE")]
         policies: Vec<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
-        #[arg(long, value_enum, default_value_t = EvalOutput::Text)]
-        output: EvalOutput,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
         /// The image: REGISTRY/REPOSITORY[:TAG][@DIGEST].
         image: String,
     },
@@ -54,12 +56,6 @@ pub enum PolicyCommand {
         #[command(flatten)]
         remote: crate::ledger::Remote,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum EvalOutput {
-    Text,
-    Json,
 }
 
 pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
@@ -78,7 +74,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 fn eval(
     files: &[PathBuf],
     registry: &RegistryArgs,
-    output: EvalOutput,
+    output: Output,
     image: &str,
 ) -> anyhow::Result<ExitCode> {
     let mut loaded = Vec::new();
@@ -90,13 +86,13 @@ fn eval(
     let reference = client::ImageRef::parse(image)
         .with_context(|| format!("invalid image reference {image:?}"))?;
     let repository = reference.repository().name.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let mut lines = Vec::new();
-    let evidence = runtime.block_on(async {
+    let evidence = crate::gate::runtime()?.block_on(async {
         let mut evidence: Option<Evidence> = None;
+        // The image by the digest the first examination resolved: every later one looks at
+        // that manifest, whatever the tag names meanwhile, so evidence about another digest
+        // never counts for this one (and the tag is resolved once).
+        let mut pinned: Option<String> = None;
         for policy in set.for_repository(&repository) {
             for authority in policy.authorities() {
                 let (root, root_digest) = match authority.kind() {
@@ -108,9 +104,15 @@ fn eval(
                 };
                 let trust = Trust::new(authority.identity(), root);
                 for want in [Want::Signatures, Want::Attestations(None)] {
-                    let report = examine_with(&trust, registry, image, want).await?;
+                    let target = pinned.as_deref().unwrap_or(image);
+                    let report = examine_with(&trust, registry, target, want).await?;
                     let ev = evidence.get_or_insert_with(|| {
                         Evidence::new(report.digest.clone(), repository.clone())
+                    });
+                    pinned.get_or_insert_with(|| {
+                        reference
+                            .with_reference(oci::Reference::Digest(report.digest.clone()))
+                            .to_string()
                     });
                     for f in &report.findings {
                         let Outcome::Verified {
@@ -132,29 +134,12 @@ fn eval(
                             policy.name(),
                             authority.name()
                         ));
-                        match predicate_type.as_deref() {
-                            None | Some(SIGN_PREDICATE_TYPE) => {
-                                let s = VerifiedSignature {
-                                    signer,
-                                    evidence: f.digest.clone(),
-                                    names: evidence::signed_names(payload.as_ref(), &report.digest),
-                                };
-                                if !ev.signatures.contains(&s) {
-                                    ev.signatures.push(s);
-                                }
-                            }
-                            Some(_) => {
-                                let Some(payload) = payload else { continue };
-                                if let Ok(a) = VerifiedAttestation::from_statement_json(
-                                    payload,
-                                    signer,
-                                    f.digest.clone(),
-                                ) && !ev.attestations.contains(&a)
-                                {
-                                    ev.attestations.push(a);
-                                }
-                            }
-                        }
+                        ev.add_verified(
+                            signer,
+                            predicate_type.as_deref(),
+                            payload.as_ref(),
+                            f.digest.clone(),
+                        );
                     }
                 }
             }
@@ -170,7 +155,7 @@ fn eval(
     let admitted = verdict.decision() == Some(policy::Decision::Admit);
     let mut out = std::io::stdout().lock();
     match output {
-        EvalOutput::Json => {
+        Output::Json => {
             let value = json!({
                 "image": image,
                 "digest": evidence.as_ref().map(|e| e.artifact.to_string()),
@@ -180,7 +165,7 @@ fn eval(
             });
             let _ = writeln!(out, "{value:#}");
         }
-        EvalOutput::Text => {
+        Output::Text => {
             if let Some(e) = &evidence {
                 let _ = writeln!(out, "{repository}@{}", e.artifact);
             }

@@ -7,11 +7,11 @@
 //! are the log's leaf: a reader hashes exactly what it fetched, so an entry has one encoding.
 
 use std::fmt;
-use std::io;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
+use verify::canonical_json;
 use verify::keys::{PrivateKey, PublicKey, hex};
 use verify::time::Timestamp;
 
@@ -537,12 +537,13 @@ impl Entry {
     /// Signs `event` with `key`.
     pub fn sign(event: Event, key: &PrivateKey) -> Result<Entry, SignError> {
         let event_value = event.to_value();
-        let event_json = canonical(&event_value);
+        let event_json = canonical_json::encode(&event_value);
         let signature = key
             .sign(&signed_message(&event_json))
             .map_err(|e| SignError(e.to_string()))?;
         let public = key.public_key().map_err(|e| SignError(e.to_string()))?;
-        let bytes = canonical(&entry_value(event_value, &public.fingerprint(), &signature));
+        let bytes =
+            canonical_json::encode(&entry_value(event_value, &public.fingerprint(), &signature));
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(SignError(EntryError::TooLarge(bytes.len()).to_string()));
         }
@@ -565,7 +566,7 @@ impl Entry {
         }
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| EntryError::Json(e.to_string()))?;
-        if !is_canonical_value(&value) || !is_canonical_encoding(&value, bytes) {
+        if !is_canonical_value(&value) || !canonical_json::is_encoding_of(&value, bytes) {
             return Err(EntryError::NotCanonical);
         }
         let Value::Object(mut obj) = value else {
@@ -576,7 +577,7 @@ impl Entry {
             .remove("event")
             .ok_or_else(|| field("event", "missing"))?;
         let event = Event::from_value(event_value)?;
-        let Some(Value::Object(sig)) = obj.get("signature") else {
+        let Some(sig_value @ Value::Object(sig)) = obj.get("signature") else {
             return Err(field("signature", "missing or not an object"));
         };
         allow_only(sig, &["key", "sig"], "signature")?;
@@ -591,11 +592,10 @@ impl Entry {
         // The bytes are the canonical encoding of exactly {event, signature}, in that order:
         // `{"event":<event>,"signature":<signature>}`. So the signed event JSON is the input's
         // own bytes, found from the end, with no second encoding.
-        let mut signature_len = Count(0);
-        write_object(sig, &mut signature_len);
+        let signature_len = canonical_json::encoded_len(sig_value);
         let event_end = bytes
             .len()
-            .checked_sub(SIGNATURE_AT.len() + signature_len.0 + 1)
+            .checked_sub(SIGNATURE_AT.len() + signature_len + 1)
             .filter(|end| {
                 *end >= EVENT_AT.len()
                     && bytes.starts_with(EVENT_AT)
@@ -672,113 +672,6 @@ fn is_canonical_value(value: &Value) -> bool {
         Value::Array(items) => items.iter().all(is_canonical_value),
         Value::Object(obj) => obj.values().all(is_canonical_value),
         _ => true,
-    }
-}
-
-/// Whether `bytes` are exactly the canonical JSON of `value`: compared as it is encoded,
-/// without building the encoding.
-fn is_canonical_encoding(value: &Value, bytes: &[u8]) -> bool {
-    let mut compare = Compare {
-        expected: bytes,
-        at: 0,
-        same: true,
-    };
-    write_canonical(value, &mut compare);
-    compare.same && compare.at == bytes.len()
-}
-
-/// The canonical JSON of `value`: members sorted by name (bytewise), no whitespace.
-pub fn canonical(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut impl io::Write) {
-    match value {
-        Value::Object(obj) => write_object(obj, out),
-        Value::Array(items) => {
-            put(out, b"[");
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    put(out, b",");
-                }
-                write_canonical(v, out);
-            }
-            put(out, b"]");
-        }
-        // The sinks below never fail, and a scalar always serializes.
-        other => serde_json::to_writer(out, other).expect("a scalar serializes"),
-    }
-}
-
-fn write_object(obj: &Map<String, Value>, out: &mut impl io::Write) {
-    // Sorted here, whatever order the map keeps (serde_json's `preserve_order`); without
-    // that feature its keys are already in bytewise order and nothing is collected.
-    if obj.keys().is_sorted() {
-        write_members(obj.iter(), out);
-    } else {
-        let mut members: Vec<(&String, &Value)> = obj.iter().collect();
-        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        write_members(members.into_iter(), out);
-    }
-}
-
-fn write_members<'a>(
-    members: impl Iterator<Item = (&'a String, &'a Value)>,
-    out: &mut impl io::Write,
-) {
-    put(out, b"{");
-    for (i, (k, v)) in members.enumerate() {
-        if i > 0 {
-            put(out, b",");
-        }
-        // The sinks below never fail, and a string always serializes.
-        serde_json::to_writer(&mut *out, k).expect("a string serializes");
-        put(out, b":");
-        write_canonical(v, out);
-    }
-    put(out, b"}");
-}
-
-/// Writes to one of the infallible sinks: a `Vec`, [`Compare`] or [`Count`].
-fn put(out: &mut impl io::Write, bytes: &[u8]) {
-    out.write_all(bytes).expect("the sinks never fail");
-}
-
-/// A sink that compares what is written with `expected`, from its start.
-struct Compare<'a> {
-    expected: &'a [u8],
-    at: usize,
-    same: bool,
-}
-
-impl io::Write for Compare<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.same {
-            let end = self.at + buf.len();
-            self.same = self.expected.get(self.at..end) == Some(buf);
-            self.at = end;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A sink that counts the bytes written.
-struct Count(usize);
-
-impl io::Write for Count {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -949,7 +842,7 @@ mod tests {
             for (k, v) in change.as_object().unwrap() {
                 event[k] = v.clone();
             }
-            let bytes = canonical(&entry_value(event, &fp, b"sig"));
+            let bytes = canonical_json::encode(&entry_value(event, &fp, b"sig"));
             let got = Entry::parse(&bytes);
             if want.is_empty() {
                 got.unwrap_or_else(|e| panic!("{change}: {e}"));

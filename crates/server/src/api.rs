@@ -5,7 +5,7 @@
 //! ledger, after which every covered artifact is decided again). Reads follow the registry's
 //! authentication, as the ledger's do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -140,13 +140,14 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
         let checkpoint = ledger.checkpoint();
         let size = checkpoint.checkpoint().size();
         // The artifact's entries, then those about what they name (its signatures' pushes,
-        // the keys that signed it: their revocations), breadth first, once each.
+        // the keys that signed it: their revocations), once each; each entry's exact bytes
+        // (the leaf hash is over them) kept by index.
         let mut seen: BTreeSet<String> = BTreeSet::from([d.to_string()]);
         let mut queue = vec![(d.to_string(), Related::Artifact)];
-        let mut indices: BTreeSet<u64> = BTreeSet::new();
+        let mut found: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         while let Some((next, how)) = queue.pop() {
             for i in ledger.entries_about(&next) {
-                if i >= size || indices.len() >= MAX_TRACE_ENTRIES || indices.contains(&i) {
+                if i >= size || found.len() >= MAX_TRACE_ENTRIES || found.contains_key(&i) {
                     continue;
                 }
                 let bytes = ledger.entry(i).map_err(ApiError::internal)?;
@@ -154,7 +155,7 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
                 if !belongs(&entry, &next, how) {
                     continue;
                 }
-                indices.insert(i);
+                found.insert(i, bytes);
                 // Only the artifact's own entries lead further.
                 if how != Related::Artifact {
                     continue;
@@ -167,9 +168,7 @@ async fn trace(app: &Arc<App>, who: &Principal, digest: &str) -> Result<Response
             }
         }
         let mut entries = Vec::new();
-        for i in indices {
-            // The exact bytes, as text: the leaf hash is over them.
-            let bytes = ledger.entry(i).map_err(ApiError::internal)?;
+        for (i, bytes) in found {
             let entry = String::from_utf8(bytes).map_err(ApiError::internal)?;
             let proof = ledger
                 .inclusion_proof(i, size)

@@ -71,13 +71,6 @@ pub struct Proven {
     pub payload: Option<Value>,
 }
 
-impl Proven {
-    /// What it names `artifact` as: [`signed_names`] of its payload.
-    pub fn names(&self, artifact: &Digest) -> Vec<String> {
-        signed_names(self.payload.as_ref(), artifact)
-    }
-}
-
 /// What a verified payload names the artifact as, as signed (`127.0.0.1:5000/prod/app`): a
 /// simple-signing payload's docker-reference, if its digest is `artifact`, or the names of a
 /// statement's subjects whose digest is `artifact` (empty names left out). Empty when it

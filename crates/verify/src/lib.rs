@@ -3,6 +3,7 @@
 //! Callers hand in bytes and get verdicts; nothing here opens a file or a socket.
 
 pub mod bundle;
+pub mod canonical_json;
 pub mod checkpoint;
 pub mod cosign_classic;
 pub mod cosign_key;

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::clients::{Layout, Store, fails, random_bytes, skopeo, tempdir};
 use crate::common::{Server, ServerOptions, bcrypt_hash, run, tool, vouch, write_file};
-use crate::signing::repo;
+use crate::signing::{fingerprint, repo};
 
 /// `<name>.key`, a PKCS#8 P-256 key (vouch and sigstore-js both read it), and its public half
 /// `<name>.pub`, made by openssl in `tmp`.
@@ -108,6 +108,29 @@ registry.push(
 )
 "#;
 
+/// A one-layer image (`file`: a name and that many random bytes) made with umoci in
+/// `tmp/<layout>` and pushed to `image` by skopeo as ci; its manifest's digest and bytes.
+fn push_as_ci(
+    tmp: &tempfile::TempDir,
+    layout: &str,
+    (file, size): (&str, usize),
+    image: &str,
+) -> (String, Vec<u8>) {
+    let src = Layout::create(tmp.path().join(layout));
+    src.image("v1", "amd64", &[(file, random_bytes(size))]);
+    src.gc();
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--preserve-digests",
+        "--dest-creds",
+        "ci:ci-pass",
+        &src.reference("v1"),
+        &format!("docker://{image}"),
+    ]);
+    src.manifest("v1")
+}
+
 fn podman_pull(store: &Store, image: &str) -> Command {
     let mut cmd = store.podman();
     cmd.args([
@@ -128,19 +151,7 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
     let host = server.host();
     let image = format!("{host}/prod/app:1.0");
 
-    let src = Layout::create(tmp.path().join("layout"));
-    src.image("v1", "amd64", &[("data.bin", random_bytes(256 * 1024))]);
-    src.gc();
-    let (digest, _) = src.manifest("v1");
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        "--preserve-digests",
-        "--dest-creds",
-        "ci:ci-pass",
-        &src.reference("v1"),
-        &format!("docker://{image}"),
-    ]);
+    let (digest, _) = push_as_ci(&tmp, "layout", ("data.bin", 256 * 1024), &image);
 
     // Quarantined: podman as a pull-only user is denied, with the policy's reason.
     let denied = fails(&mut podman_pull(&Store::new(), &image));
@@ -185,19 +196,8 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
 
     // A bundle sigstore-js made, pushed with oras as a referrer, admits another image.
     let model = format!("{host}/prod/model:1.0");
-    let other = Layout::create(tmp.path().join("model"));
-    other.image("v1", "amd64", &[("weights.bin", random_bytes(64 * 1024))]);
-    other.gc();
-    let (model_digest, model_manifest) = other.manifest("v1");
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        "--preserve-digests",
-        "--dest-creds",
-        "ci:ci-pass",
-        &other.reference("v1"),
-        &format!("docker://{model}"),
-    ]);
+    let (model_digest, model_manifest) =
+        push_as_ci(&tmp, "model", ("weights.bin", 64 * 1024), &model);
     let statement = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "prod/model", "digest": {"sha256": model_digest.trim_start_matches("sha256:")}}],
@@ -229,9 +229,7 @@ fn skopeo_push_podman_denied_vouch_sign_admits_revoke_denies_trace_proves() {
     run(&mut podman_pull(&Store::new(), &model));
 
     // The key revoked: denied again.
-    let public = std::fs::read_to_string(tmp.path().join("release.pub")).unwrap();
-    let key = verify::keys::PublicKey::from_pem(&public).unwrap();
-    let fingerprint = format!("sha256:{}", verify::keys::hex(&key.fingerprint()));
+    let fingerprint = fingerprint(&tmp.path().join("release.pub"));
     let url = format!("http://{host}");
     let refused = fails(vouch().args([
         "revoke",

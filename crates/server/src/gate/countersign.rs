@@ -91,20 +91,14 @@ pub(crate) async fn record_decision(
         }
         events.push(event);
     }
-    let app2 = Arc::clone(app);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    record::finish(app, move |_| async move {
-        let mut indices = Vec::new();
-        for event in events {
-            if let Some(i) = record::record(&app2, event).await? {
-                indices.push(i);
-            }
+    // No request waits on this task: `gate::evaluate` runs it to its end.
+    let mut indices = Vec::new();
+    for event in events {
+        if let Some(i) = record::record(app, event).await? {
+            indices.push(i);
         }
-        let _ = tx.send(indices);
-        Ok(())
-    })
-    .await?;
-    Ok(rx.await.unwrap_or_default())
+    }
+    Ok(indices)
 }
 
 /// Attaches the registry's counter-signature of an admission to the artifact, and records it.
@@ -209,11 +203,7 @@ pub(crate) async fn attach(
     attached
         .details
         .insert("predicateType".into(), ADMISSION_PREDICATE_TYPE.into());
-    let app2 = Arc::clone(app);
-    record::finish(app, move |_| async move {
-        record::record(&app2, pushed).await?;
-        record::record(&app2, attached).await?;
-        Ok(())
-    })
-    .await
+    record::record(app, pushed).await?;
+    record::record(app, attached).await?;
+    Ok(())
 }

@@ -21,12 +21,9 @@ use std::sync::Arc;
 
 use oci::{Digest, Manifest, ManifestKind, Reference, RepoName};
 use serde_json::json;
-use verify::evidence::{Candidate, Outcome, SIGN_PREDICATE_TYPE};
+use verify::evidence::{Candidate, Outcome};
 use verify::keys::PrivateKey;
-use verify::policy::{
-    AuthorityKind, Evidence, IndexChildren, PolicySet, SetVerdict, Signer, VerifiedAttestation,
-    VerifiedSignature,
-};
+use verify::policy::{AuthorityKind, Evidence, IndexChildren, PolicySet, SetVerdict, Signer};
 use verify::sigstore::{Identity, Options, Verifier};
 use verify::time::Timestamp;
 
@@ -246,23 +243,12 @@ impl Gate {
                 Some(i) => Signer::from_verified(&p.signer, &self.roots[i].0),
                 None => Signer::from_verified(&p.signer, digest),
             };
-            match p.predicate_type.as_deref() {
-                None | Some(SIGN_PREDICATE_TYPE) => {
-                    evidence.signatures.push(VerifiedSignature {
-                        signer,
-                        evidence: f.digest.clone(),
-                        names: p.names(digest),
-                    });
-                }
-                Some(_) => {
-                    let Some(payload) = &p.payload else { continue };
-                    if let Ok(a) =
-                        VerifiedAttestation::from_statement_json(payload, signer, f.digest.clone())
-                    {
-                        evidence.attestations.push(a);
-                    }
-                }
-            }
+            evidence.add_verified(
+                signer,
+                p.predicate_type.as_deref(),
+                p.payload.as_ref(),
+                f.digest.clone(),
+            );
         }
         if let Some(ledger) = &app.ledger {
             if ledger.digest_revoked_at(digest.as_str()).is_some() {
@@ -467,12 +453,20 @@ impl Decision {
 
 /// Evaluates `digest` in `repo` again, stores the decision and, when it changed, records it on
 /// the ledger (and counter-signs an admission). Nothing happens for repositories no policy
-/// covers or for signatures themselves.
+/// covers or for signatures themselves. Runs to its end even if the request that asked is
+/// dropped (its client gone): a decision half made (recorded, not stored; the indexes holding
+/// it not decided again) must not be left behind.
 pub(crate) async fn evaluate(
     app: &Arc<App>,
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<(), ApiError> {
+    let (app, repo, digest) = (Arc::clone(app), repo.clone(), digest.clone());
+    tokio::spawn(async move { evaluate_here(&app, &repo, &digest).await }).await?
+}
+
+/// [`evaluate`], on the caller's task.
+async fn evaluate_here(app: &Arc<App>, repo: &RepoName, digest: &Digest) -> Result<(), ApiError> {
     if !app.gate.as_ref().is_some_and(|g| g.current().covers(repo)) {
         return Ok(());
     }
@@ -505,12 +499,13 @@ pub(crate) async fn evaluate(
         })
         .await?;
     for other in related {
-        Box::pin(evaluate(app, repo, &other)).await?;
+        Box::pin(evaluate_here(app, repo, &other)).await?;
     }
     Ok(())
 }
 
-/// One decision, under the gate's lock: decided, stored if it changed, recorded, and
+/// One decision, under the gate's lock: decided; if it changed, recorded on the ledger, then
+/// stored (a decision the ledger refused is not enforced: the previous one stays), and
 /// counter-signed if it newly admits.
 async fn decide_and_record(
     app: &Arc<App>,
@@ -539,10 +534,6 @@ async fn decide_and_record(
                     || b.evidence != decision.admission.evidence
                     || b.reasons != decision.admission.reasons
             });
-            if changed && !app.meta.set_admission(&r, &d, &decision.admission)? {
-                // Deleted meanwhile: nothing to decide about.
-                return Ok(None);
-            }
             let newly_admitted =
                 decision.admission.admitted && !before.as_ref().is_some_and(|b| b.admitted);
             Ok(changed.then_some((decision, newly_admitted)))
@@ -552,6 +543,14 @@ async fn decide_and_record(
         return Ok(false);
     };
     let indices = countersign::record_decision(app, repo, digest, &decision).await?;
+    let (r, d, admission) = (repo.clone(), digest.clone(), decision.admission.clone());
+    if !app
+        .blocking(move |app| app.meta.set_admission(&r, &d, &admission))
+        .await?
+    {
+        // Deleted meanwhile: nothing left to decide about (the entry stays as history).
+        return Ok(false);
+    }
     if newly_admitted {
         countersign::attach(app, repo, digest, &decision, &indices).await?;
     }
@@ -765,6 +764,13 @@ pub(crate) async fn record_policies(
 /// Decides again about every manifest of every covered repository (after a policy change or a
 /// revocation); returns how many. Only changed decisions are recorded.
 pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
+    // To its end, even if the request that asked (a revocation) is dropped: a revoked key's
+    // artifacts must not stay admitted for want of a client waiting.
+    let app = Arc::clone(app);
+    tokio::spawn(async move { reevaluate_all_here(&app).await }).await?
+}
+
+async fn reevaluate_all_here(app: &Arc<App>) -> Result<usize, ApiError> {
     let Some(cell) = &app.gate else {
         return Ok(0);
     };
@@ -777,7 +783,7 @@ pub async fn reevaluate_all(app: &Arc<App>) -> Result<usize, ApiError> {
         if cell.current().covers(&repo) {
             // With propagation: a child decided before its index changed (admitted through
             // it, say) is decided again once the index's decision changes.
-            evaluate(app, &repo, &digest).await?;
+            evaluate_here(app, &repo, &digest).await?;
             evaluated += 1;
         }
     }

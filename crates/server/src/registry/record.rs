@@ -138,7 +138,7 @@ pub(crate) async fn deleted(
 /// Runs `work` to its end even if the request is dropped meanwhile (its client gone): the
 /// metadata commit happened, so its events must not stop halfway (an artifact recorded as
 /// pushed but its signature never attached).
-pub(crate) async fn finish<F, Fut>(app: &Arc<App>, work: F) -> Result<(), ApiError>
+async fn finish<F, Fut>(app: &Arc<App>, work: F) -> Result<(), ApiError>
 where
     F: FnOnce(Arc<App>) -> Fut,
     Fut: Future<Output = Result<(), ApiError>> + Send + 'static,

@@ -808,38 +808,5 @@ fn canonical_json(p: &Policy) -> Vec<u8> {
     if p.bind_repository {
         entries.push(("bind_repository", Json::Bool(true)));
     }
-    let mut out = Vec::new();
-    write_canonical(&obj(entries), &mut out);
-    out
-}
-
-fn write_canonical(v: &Json, out: &mut Vec<u8>) {
-    match v {
-        Json::Object(m) => {
-            let mut entries: Vec<(&String, &Json)> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(&Json::String(k.clone()), out);
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
-        Json::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
-        // Scalars: serde_json's own encoding (strings escaped, integers in decimal).
-        other => out.extend_from_slice(other.to_string().as_bytes()),
-    }
+    crate::canonical_json::encode(&obj(entries))
 }

@@ -413,13 +413,28 @@ fn signatures(
                 .collect()
         })
         .collect();
-    let matched = max_matching(&edges, signers.len());
+    // One signature is one signer, however many ways it verified (one key in two encodings,
+    // one certificate under two trusted roots): signers that share a signature are one.
+    let group = signer_groups(evidence, &signers, bound);
+    let groups = group.iter().copied().max().map_or(0, |g| g + 1);
+    let group_edges: Vec<Vec<usize>> = edges
+        .iter()
+        .map(|js| {
+            let mut gs: Vec<usize> = js.iter().map(|&j| group[j]).collect();
+            gs.sort_unstable();
+            gs.dedup();
+            gs
+        })
+        .collect();
+    let matched = max_matching(&group_edges, groups);
 
     let satisfied: Vec<usize> = (0..authorities.len())
         .filter(|&a| matched[a].is_some())
         .collect();
     for &a in &satisfied {
-        if let Some(j) = matched[a] {
+        if let Some(g) = matched[a]
+            && let Some(&j) = edges[a].iter().find(|&&j| group[j] == g)
+        {
             used.insert(signers[j].1.clone());
         }
     }
@@ -473,6 +488,52 @@ fn signatures(
             finding,
         });
     }
+}
+
+/// For each of `signers` (distinct, in order), the group it counts in: signers that signed
+/// one same signature (the same evidence digest, among the signatures that count) share a
+/// group, numbered from 0 in order of first appearance.
+fn signer_groups(
+    evidence: &Evidence,
+    signers: &[(Signer, &Digest)],
+    counts: impl Fn(&VerifiedSignature) -> bool,
+) -> Vec<usize> {
+    // Union-find over signer indices, joined through each signature's evidence digest.
+    let mut parent: Vec<usize> = (0..signers.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut first_signer: Vec<(&Digest, usize)> = Vec::new();
+    for sig in evidence.signatures.iter().filter(|s| counts(s)) {
+        let signer = sig.signer.normalized();
+        let Some(j) = signers.iter().position(|(s, _)| *s == signer) else {
+            continue;
+        };
+        match first_signer.iter().find(|(d, _)| *d == &sig.evidence) {
+            Some(&(_, k)) => {
+                let (a, b) = (root(&mut parent, j), root(&mut parent, k));
+                parent[a.max(b)] = a.min(b);
+            }
+            None => first_signer.push((&sig.evidence, j)),
+        }
+    }
+    let mut numbers: Vec<usize> = Vec::new();
+    (0..signers.len())
+        .map(|j| {
+            let r = root(&mut parent, j);
+            match numbers.iter().position(|&n| n == r) {
+                Some(g) => g,
+                None => {
+                    numbers.push(r);
+                    numbers.len() - 1
+                }
+            }
+        })
+        .collect()
 }
 
 /// A maximum matching of left vertices (authorities) to right vertices (signers) by
@@ -594,22 +655,28 @@ pub enum SetVerdict {
 
 impl SetVerdict {
     /// Admit when every covering policy admitted; `None` when none covers the repository.
+    /// `Covered` with no verdicts (which [`evaluate_set`] never builds) admits nothing.
     pub fn decision(&self) -> Option<Decision> {
         match self {
             SetVerdict::Uncovered { .. } => None,
-            SetVerdict::Covered { verdicts } => Some(if verdicts.iter().all(Verdict::admitted) {
-                Decision::Admit
-            } else {
-                Decision::Deny
-            }),
+            SetVerdict::Covered { verdicts } => Some(
+                if !verdicts.is_empty() && verdicts.iter().all(Verdict::admitted) {
+                    Decision::Admit
+                } else {
+                    Decision::Deny
+                },
+            ),
         }
     }
 
     /// Whether some enforcing policy denied; `None` when none covers the repository.
+    /// `Covered` with no verdicts blocks.
     pub fn blocks(&self) -> Option<bool> {
         match self {
             SetVerdict::Uncovered { .. } => None,
-            SetVerdict::Covered { verdicts } => Some(verdicts.iter().any(Verdict::blocks)),
+            SetVerdict::Covered { verdicts } => {
+                Some(verdicts.is_empty() || verdicts.iter().any(Verdict::blocks))
+            }
         }
     }
 

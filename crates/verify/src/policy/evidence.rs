@@ -42,6 +42,40 @@ impl Evidence {
         }
     }
 
+    /// Adds what `signer` was verified (by `crate::evidence`) to have signed, carried by
+    /// `carrier` (a referrer's or classic layer's digest): a signature when there is no
+    /// predicate type or it is cosign's sign predicate (with what its `payload` names the
+    /// artifact as), otherwise an attestation of the statement `payload` (none if it is not
+    /// one). Each once: the same finding verified again adds nothing.
+    pub fn add_verified(
+        &mut self,
+        signer: Signer,
+        predicate_type: Option<&str>,
+        payload: Option<&Json>,
+        carrier: Digest,
+    ) {
+        match predicate_type {
+            None | Some(crate::evidence::SIGN_PREDICATE_TYPE) => {
+                let s = VerifiedSignature {
+                    signer,
+                    names: crate::evidence::signed_names(payload, &self.artifact),
+                    evidence: carrier,
+                };
+                if !self.signatures.contains(&s) {
+                    self.signatures.push(s);
+                }
+            }
+            Some(_) => {
+                if let Some(a) = payload
+                    .and_then(|p| VerifiedAttestation::from_statement_json(p, signer, carrier).ok())
+                    && !self.attestations.contains(&a)
+                {
+                    self.attestations.push(a);
+                }
+            }
+        }
+    }
+
     /// Whether one of `names` (references as signed: `127.0.0.1:5000/prod/app`,
     /// `prod/app:1.0`) names the evidence's repository, compared by [`reference_repository`].
     pub fn names_repository<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> bool {

@@ -744,6 +744,7 @@ fn check(policy: &Policy, ev: Ev, want: Result<(), &str>) {
             let want = reasons
                 .replace("{A}", &short_key(0))
                 .replace("{B}", &short_key(1))
+                .replace("{C}", &short_key(2))
                 .replace("{D}", &short_key(3));
             assert_eq!(got, want);
         }
@@ -806,6 +807,38 @@ fn signatures_and_thresholds() {
         &keys_policy(2, 2),
         Ev::new().sig(upper, "s1").sig(key(0), "s2"),
         Err("1 of 2 required authorities signed (a); signature by b: none (1 other signer: {A})"),
+    );
+    // One signature that verified as two signers (one key in two encodings, one certificate
+    // under two trusted roots) is one signer: it meets one authority of two, not both.
+    check(
+        &keys_policy(2, 2),
+        Ev::new().sig(key(0), "s1").sig(key(1), "s1"),
+        Err(
+            "1 of 2 required authorities signed (a); signature by b: its only signers ({B}) already count for other authorities",
+        ),
+    );
+    // Chained through shared signatures, three signers are still one.
+    check(
+        &keys_policy(3, 2),
+        Ev::new()
+            .sig(key(0), "s1")
+            .sig(key(1), "s1")
+            .sig(key(1), "s2")
+            .sig(key(2), "s2"),
+        Err(
+            "1 of 2 required authorities signed (a); signature by b: its only signers ({B}) already count for other authorities; signature by c: its only signers ({C}) already count for other authorities",
+        ),
+    );
+    // Signers that made one same signature are one signer, whatever else either signed.
+    check(
+        &keys_policy(2, 2),
+        Ev::new()
+            .sig(key(0), "s1")
+            .sig(key(1), "s1")
+            .sig(key(1), "s2"),
+        Err(
+            "1 of 2 required authorities signed (a); signature by b: its only signers ({B}) already count for other authorities",
+        ),
     );
 }
 
@@ -1113,6 +1146,10 @@ fn several_policies_all_apply() {
         evaluate_set(empty, &Ev::new().sig(key(0), "s1").0),
         SetVerdict::Uncovered { .. }
     ));
+    // A hand-built `Covered` without verdicts admits nothing, and blocks.
+    let none = SetVerdict::Covered { verdicts: vec![] };
+    assert_eq!(none.decision(), Some(Decision::Deny));
+    assert_eq!(none.blocks(), Some(true));
 
     // A warn policy that denies does not block; the set's decision is still a denial.
     let warn = policy(

@@ -60,6 +60,9 @@ impl EvalError {
     }
 }
 
+/// Characters of a string value an error message shows.
+const SHOWN_CHARS: usize = 128;
+
 /// A value an expression evaluated to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -171,18 +174,12 @@ impl<'a> MapVal<'a> {
         }
     }
 
-    fn key(&self, i: usize) -> Option<Val<'a>> {
+    /// Every key, in order, in one pass (a JSON object's keys cannot be reached by index
+    /// without walking them: a lookup per index would make a pass quadratic and uncharged).
+    fn keys(&self) -> Box<dyn Iterator<Item = Val<'a>> + '_> {
         match self {
-            MapVal::Json(m) => m.keys().nth(i).map(|k| Val::Str(Str::Borrowed(k))),
-            MapVal::Owned(entries) => entries.get(i).map(|(k, _)| k.clone()),
-        }
-    }
-
-    /// Every key, in order (for comprehensions: one pass, not a lookup per index).
-    fn keys(&self) -> Vec<Val<'a>> {
-        match self {
-            MapVal::Json(m) => m.keys().map(|k| Val::Str(Str::Borrowed(k))).collect(),
-            MapVal::Owned(entries) => entries.iter().map(|(k, _)| k.clone()).collect(),
+            MapVal::Json(m) => Box::new(m.keys().map(|k| Val::Str(Str::Borrowed(k)))),
+            MapVal::Owned(entries) => Box::new(entries.iter().map(|(k, _)| k.clone())),
         }
     }
 
@@ -498,9 +495,14 @@ impl<'a> Interp<'_, 'a> {
         }
     }
 
+    /// A scalar as an error message shows it; a string (which may come from a large signed
+    /// predicate) is cut at [`SHOWN_CHARS`] characters, so no reason carries it whole.
     fn scalar_text(v: &Val<'_>) -> String {
         match v {
-            Val::Str(s) => s.as_str().to_owned(),
+            Val::Str(s) => match s.as_str().char_indices().nth(SHOWN_CHARS) {
+                Some((cut, _)) => format!("{}…", &s.as_str()[..cut]),
+                None => s.as_str().to_owned(),
+            },
             Val::Int(i) => i.to_string(),
             Val::Uint(u) => format!("{u}u"),
             Val::Double(d) => format!("{d:?}"),
@@ -649,10 +651,7 @@ impl<'a> Interp<'_, 'a> {
                 if x.len() != y.len() {
                     return Ok(false);
                 }
-                for i in 0..x.len() {
-                    let Some(k) = x.key(i) else {
-                        return Ok(false);
-                    };
+                for k in x.keys() {
                     let (Some(p), Some(q)) = (self.lookup(x, &k)?, self.lookup(y, &k)?) else {
                         return Ok(false);
                     };
@@ -702,7 +701,7 @@ impl<'a> Interp<'_, 'a> {
             }
             Val::Map(m) => {
                 self.charge(m.len() as u64)?;
-                m.keys()
+                m.keys().collect()
             }
             other => return Err(no_overload(kind.name(), &[other])),
         };
@@ -845,13 +844,7 @@ impl<'a> Interp<'_, 'a> {
                 {
                     Ok(Val::Int(d.trunc() as i64))
                 }
-                Val::Str(s) => {
-                    self.charge(bytes_cost(s.as_str().len()))?;
-                    s.as_str()
-                        .parse()
-                        .map(Val::Int)
-                        .map_err(|_| conversion(v, "int"))
-                }
+                Val::Str(s) => self.parse_str(s.as_str(), "int", Val::Int),
                 Val::Double(_) => Err(conversion(v, "int")),
                 _ => fail(),
             },
@@ -863,13 +856,7 @@ impl<'a> Interp<'_, 'a> {
                 Val::Double(d) if d.is_finite() && *d > -1.0 && *d < 1.844_674_407_370_955_2e19 => {
                     Ok(Val::Uint(d.trunc() as u64))
                 }
-                Val::Str(s) => {
-                    self.charge(bytes_cost(s.as_str().len()))?;
-                    s.as_str()
-                        .parse()
-                        .map(Val::Uint)
-                        .map_err(|_| conversion(v, "uint"))
-                }
+                Val::Str(s) => self.parse_str(s.as_str(), "uint", Val::Uint),
                 Val::Double(_) => Err(conversion(v, "uint")),
                 _ => fail(),
             },
@@ -877,18 +864,26 @@ impl<'a> Interp<'_, 'a> {
                 Val::Double(_) => Ok(v.clone()),
                 Val::Int(i) => Ok(Val::Double(*i as f64)),
                 Val::Uint(u) => Ok(Val::Double(*u as f64)),
-                Val::Str(s) => {
-                    self.charge(bytes_cost(s.as_str().len()))?;
-                    s.as_str()
-                        .parse()
-                        .map(Val::Double)
-                        .map_err(|_| conversion(v, "double"))
-                }
+                Val::Str(s) => self.parse_str(s.as_str(), "double", Val::Double),
                 _ => fail(),
             },
             (Func::Dyn, [v]) => Ok(v.clone()),
             _ => fail(),
         }
+    }
+
+    /// `int`, `uint` or `double` of a string, charged by its length.
+    fn parse_str<T: std::str::FromStr>(
+        &mut self,
+        s: &str,
+        to: &'static str,
+        wrap: fn(T) -> Val<'a>,
+    ) -> Result<Val<'a>, EvalError> {
+        self.charge(bytes_cost(s.len()))?;
+        s.parse().map(wrap).map_err(|_| EvalError::Conversion {
+            value: Interp::scalar_text(&Val::Str(Str::Borrowed(s))),
+            to,
+        })
     }
 
     /// The result as an owned value, charged by size.

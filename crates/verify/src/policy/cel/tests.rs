@@ -295,6 +295,13 @@ fn evaluation_errors() {
             "{src}\n    want {want}\n    got  {err}"
         );
     }
+    // A long string from the data is cut in the message, not carried whole.
+    let long = "9".repeat(300) + "x";
+    for src in [format!("int('{long}')"), format!("{{'a': 1}}['{long}']")] {
+        let err = run(&src).expect_err(&src);
+        assert!(err.contains(&format!("{}…", "9".repeat(128))), "{err}");
+        assert!(err.chars().count() < 200, "{err}");
+    }
 }
 
 #[test]
